@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# Brings a machine to the state `make run` and `make test` need, and does nothing when it is there:
+#   1. the Debian packages of the C++ build and the tools (apt-get update only when one is missing),
+#   2. a virtualenv at .venv made from python3.11 on PATH,
+#   3. `pip install -e .[dev]`, repeated only when pyproject.toml or the C++ sources changed.
+# Step 3 builds in build/<wheel tag> (pyproject.toml), so a repeat recompiles only what changed.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+VENV=${VENV:-.venv}
+PYTHON=${PYTHON:-python3.11}
+STAMP_DIR=$VENV/.bootstrap
+APT_PACKAGES=(
+  build-essential cmake ninja-build
+  libfmt-dev libcli11-dev libcgal-dev libeigen3-dev libgmp-dev libmpfr-dev libboost-dev libtbb-dev
+  libgtest-dev libbenchmark-dev
+  clang-format clang-tidy
+  ripser
+)
+# Both cores at most: the machines are small and shared.
+export CMAKE_BUILD_PARALLEL_LEVEL=${CMAKE_BUILD_PARALLEL_LEVEL:-2}
+
+say() { printf '[bootstrap] %s\n' "$*"; }
+die() { printf '[bootstrap] error: %s\n' "$*" >&2; exit 1; }
+
+as_root() {
+  if [[ $(id -u) -eq 0 ]]; then
+    "$@"
+  else
+    sudo "$@"
+  fi
+}
+
+install_apt_packages() {
+  local missing=() package
+  for package in "${APT_PACKAGES[@]}"; do
+    if [[ $(dpkg-query -W -f='${Status}' "$package" 2>/dev/null) != "install ok installed" ]]; then
+      missing+=("$package")
+    fi
+  done
+  [[ ${#missing[@]} -eq 0 ]] && return
+  command -v apt-get >/dev/null || die "missing packages ${missing[*]} and no apt-get to install them"
+  say "installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  as_root apt-get update -qq
+  as_root apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+# A hash of everything whose change needs `pip install` to run again: the package metadata and the
+# sources of the compiled extension (the Python sources are served from the tree by the editable
+# install and need nothing).
+build_inputs_hash() {
+  local inputs=(CMakeLists.txt pyproject.toml) dir
+  for dir in cpp/include cpp/src cpp/cli cpp/python; do
+    [[ -d $dir ]] && inputs+=("$dir")
+  done
+  {
+    "$VENV/bin/python" --version
+    find "${inputs[@]}" -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum
+  } | sha256sum | cut -d' ' -f1
+}
+
+make_venv() {
+  if [[ -x $VENV/bin/python ]] && "$VENV/bin/python" -c 'import sys; assert sys.version_info >= (3, 11)' 2>/dev/null; then
+    return
+  fi
+  command -v "$PYTHON" >/dev/null || die "$PYTHON is not on PATH (set PYTHON=/path/to/python3.11)"
+  say "creating $VENV with $("$PYTHON" --version)"
+  rm -rf "$VENV"
+  "$PYTHON" -m venv "$VENV"
+  "$VENV/bin/python" -m pip install -q --upgrade pip
+}
+
+install_package() {
+  local pip=("$VENV/bin/python" -m pip install -q --disable-pip-version-check)
+  local deps_hash inputs_hash
+  deps_hash=$(sha256sum pyproject.toml | cut -d' ' -f1)
+  inputs_hash=$(build_inputs_hash)
+  mkdir -p "$STAMP_DIR"
+  if [[ $(cat "$STAMP_DIR/deps" 2>/dev/null) == "$deps_hash" &&
+        $(cat "$STAMP_DIR/build" 2>/dev/null) == "$inputs_hash" ]]; then
+    return
+  fi
+  # Building without isolation keeps the CMake cache in build/ valid between runs (an isolated
+  # build would see nanobind in a new temporary directory each time); so the build requirements
+  # go into the venv first.
+  if [[ $(cat "$STAMP_DIR/deps" 2>/dev/null) != "$deps_hash" ]]; then
+    say "installing the build requirements and tda-platform with its dev extras"
+    "${pip[@]}" "scikit-build-core>=0.10" "nanobind>=2.0"
+    "${pip[@]}" --no-build-isolation -e ".[dev]"
+  else
+    say "C++ sources changed: rebuilding the extension and tda-ph"
+    "${pip[@]}" --no-build-isolation --no-deps -e .
+  fi
+  echo "$deps_hash" >"$STAMP_DIR/deps"
+  echo "$inputs_hash" >"$STAMP_DIR/build"
+}
+
+install_apt_packages
+make_venv
+install_package
+say "ready ($VENV)"
