@@ -10,6 +10,10 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 VENV=${VENV:-.venv}
 PYTHON=${PYTHON:-python3.11}
+if ! command -v "$PYTHON" >/dev/null && command -v python3 >/dev/null &&
+   python3 -c 'import sys; assert sys.version_info >= (3, 11)' 2>/dev/null; then
+  PYTHON=python3
+fi
 STAMP_DIR=$VENV/.bootstrap
 APT_PACKAGES=(
   build-essential cmake ninja-build
@@ -65,7 +69,7 @@ make_venv() {
   if [[ -x $VENV/bin/python ]] && "$VENV/bin/python" -c 'import sys; assert sys.version_info >= (3, 11)' 2>/dev/null; then
     return
   fi
-  command -v "$PYTHON" >/dev/null || die "$PYTHON is not on PATH (set PYTHON=/path/to/python3.11)"
+  command -v "$PYTHON" >/dev/null || die "no python3.11 on PATH (set PYTHON=/path/to/python3.11)"
   say "creating $VENV with $("$PYTHON" --version)"
   rm -rf "$VENV"
   "$PYTHON" -m venv "$VENV"
