@@ -50,12 +50,11 @@ run: bootstrap
 	$(call section,run: $(RUN_CMD))
 	$(RUN_CMD)
 
-$(BUILD_DIR)/build.ninja:
-	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release -DTDA_BUILD_TESTS=ON
-
+# Configured once; later the build reruns CMake by itself when a CMakeLists.txt changes.
 build: bootstrap
 	$(call section,C++ build: $(BUILD_DIR))
-	@$(MAKE) --no-print-directory $(BUILD_DIR)/build.ninja
+	@if [[ ! -f $(BUILD_DIR)/build.ninja ]]; then set -x; \
+	  cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release -DTDA_BUILD_TESTS=ON; fi
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
 # Both suites run even when the first fails, so one run shows every failure.
@@ -81,7 +80,7 @@ lint: build
 	$(CLANG_FORMAT) --dry-run -Werror $(CPP_FILES)
 	$(call section,clang-tidy)
 	@printf '%s\n' $(TIDY_FILES) | xargs -r -P $(JOBS) -n 1 \
-	  $(CLANG_TIDY) -p $(BUILD_DIR) $(CLANG_TIDY_ARGS)
+	  $(CLANG_TIDY) -p $(BUILD_DIR) $(CLANG_TIDY_ARGS) 2> >(grep -Ev '^[0-9]+ warnings? generated' >&2)
 	$(call section,ruff)
 	$(BIN)/ruff check $(PY_DIRS)
 	$(BIN)/ruff format --check $(PY_DIRS)

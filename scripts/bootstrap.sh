@@ -101,7 +101,20 @@ install_package() {
   echo "$inputs_hash" >"$STAMP_DIR/build"
 }
 
+# The build generates .pyi stubs of the extension and installs them beside it in the venv, where
+# the editable install's import hook finds them but mypy and editors, reading the source tree, do
+# not: a copy goes into the tree (ignored by git).
+copy_stubs() {
+  local site stub
+  site=$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_path("platlib"))')
+  [[ -d $site/tda_backend ]] || return 0
+  while IFS= read -r stub; do
+    cmp -s "$site/$stub" "$stub" || cp "$site/$stub" "$stub"
+  done < <(cd "$site" && find tda_backend -name '*.pyi')
+}
+
 install_apt_packages
 make_venv
 install_package
+copy_stubs
 say "ready ($VENV)"
