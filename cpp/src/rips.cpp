@@ -1,0 +1,1037 @@
+#include "tda/rips.hpp"
+
+#include <algorithm>
+#include <bit>
+#include <chrono>
+#include <cmath>
+#include <exception>
+#include <fmt/core.h>
+#include <limits>
+#include <span>
+#include <stdexcept>
+#include <thread>
+#include <type_traits>
+#include <utility>
+
+#include "tda/field.hpp"
+
+namespace tda {
+namespace {
+
+// A simplex's position in the combinatorial number system: the vertices v_1 > ... > v_m of an
+// (m-1)-simplex map to sum_j C(v_j, m - j + 1). Cofacets and facets are computed from it.
+using index_t = std::int64_t;
+
+[[nodiscard]] std::size_t vertex_count(const RipsInput& input) {
+  return std::visit([](const auto& d) { return d.size(); }, input);
+}
+
+// C(v, k) for v <= n and k <= max_k; refuses sizes whose indices would not fit below limit.
+class Binomials {
+ public:
+  Binomials(std::size_t n, int max_k, index_t limit)
+      : stride_(n + 1), table_((static_cast<std::size_t>(max_k) + 1) * (n + 1), 0) {
+    for (std::size_t v = 0; v <= n; ++v) {
+      at(v, 0) = 1;
+      for (int k = 1; k <= max_k && static_cast<std::size_t>(k) <= v; ++k) {
+        const index_t a = at(v - 1, k - 1);
+        const index_t b = at(v - 1, k);
+        if (a > limit - b) {
+          throw ResourceError(fmt::format(
+              "simplex indices overflow: {} vertices with simplices of up to {} vertices exceed "
+              "2^{} indices; lower maxdim or use fewer points",
+              n, max_k, std::bit_width(static_cast<std::uint64_t>(limit))));
+        }
+        at(v, k) = a + b;
+      }
+    }
+  }
+  [[nodiscard]] index_t operator()(index_t v, int k) const noexcept {
+    return table_[static_cast<std::size_t>(k) * stride_ + static_cast<std::size_t>(v)];
+  }
+
+ private:
+  index_t& at(std::size_t v, int k) { return table_[static_cast<std::size_t>(k) * stride_ + v]; }
+  std::size_t stride_;
+  std::vector<index_t> table_;
+};
+
+// Z/2: every nonzero coefficient is 1, so entries carry no coefficient bits.
+struct BinaryField {
+  static constexpr unsigned coefficient_bits = 0;
+  [[nodiscard]] static coefficient_t add(coefficient_t a, coefficient_t b) noexcept { return a ^ b; }
+  [[nodiscard]] static coefficient_t negate(coefficient_t a) noexcept { return a; }
+  [[nodiscard]] static coefficient_t multiply(coefficient_t a, coefficient_t b) noexcept {
+    return a & b;
+  }
+  [[nodiscard]] static coefficient_t inverse(coefficient_t a) noexcept { return a; }
+};
+
+// Z/p for odd p: the coefficient is packed above the simplex index.
+struct OddPrimeField {
+  explicit OddPrimeField(std::uint64_t p)
+      : field(p), coefficient_bits(static_cast<unsigned>(std::bit_width(p - 1))) {}
+  [[nodiscard]] coefficient_t add(coefficient_t a, coefficient_t b) const noexcept {
+    return field.add(a, b);
+  }
+  [[nodiscard]] coefficient_t negate(coefficient_t a) const noexcept { return field.negate(a); }
+  [[nodiscard]] coefficient_t multiply(coefficient_t a, coefficient_t b) const noexcept {
+    return field.multiply(a, b);
+  }
+  [[nodiscard]] coefficient_t inverse(coefficient_t a) const noexcept { return field.inverse(a); }
+  PrimeField field;
+  unsigned coefficient_bits;
+};
+
+template <class F>
+concept CoefficientField = requires(const F& f, coefficient_t a) {
+  { f.add(a, a) } -> std::same_as<coefficient_t>;
+  { f.negate(a) } -> std::same_as<coefficient_t>;
+  { f.multiply(a, a) } -> std::same_as<coefficient_t>;
+  { f.inverse(a) } -> std::same_as<coefficient_t>;
+};
+
+// A simplex with its filtration value, and a coefficient when it is an entry of a column.
+struct Entry {
+  value_t diameter;
+  std::uint64_t packed;  // index in the low bits, coefficient in the high bits
+};
+
+constexpr unsigned kIndexBits = 63;
+
+[[nodiscard]] index_t index_limit(unsigned coefficient_bits) noexcept {
+  return static_cast<index_t>((std::uint64_t{1} << (kIndexBits - coefficient_bits)) - 1);
+}
+
+// Filtration order: by diameter, then by decreasing index. Reverse of this is the order in
+// which cohomology columns are reduced.
+[[nodiscard]] bool filtration_less(value_t da, index_t ia, value_t db, index_t ib) noexcept {
+  return da < db || (da == db && ia > ib);
+}
+
+// Open-addressing map from a pivot's index to the column that owns it and its coefficient.
+class PivotMap {
+ public:
+  struct Owner {
+    std::uint32_t column;
+    coefficient_t coefficient;
+  };
+
+  explicit PivotMap(std::size_t expected = 16) { rehash(std::bit_ceil(std::max<std::size_t>(16, expected * 2))); }
+
+  [[nodiscard]] const Owner* find(index_t key) const noexcept {
+    for (std::size_t i = slot_of(key);; i = (i + 1) & mask_) {
+      const Slot& s = slots_[i];
+      if (s.key == key) {
+        return &s.owner;
+      }
+      if (s.key == kEmpty) {
+        return nullptr;
+      }
+    }
+  }
+  void insert(index_t key, Owner owner) {
+    if (2 * (size_ + 1) > slots_.size()) {
+      rehash(slots_.size() * 2);
+    }
+    place(key, owner);
+    ++size_;
+  }
+  [[nodiscard]] std::size_t size() const noexcept { return size_; }
+  [[nodiscard]] std::size_t bytes() const noexcept { return slots_.size() * sizeof(Slot); }
+
+ private:
+  static constexpr index_t kEmpty = -1;
+  struct Slot {
+    index_t key;
+    Owner owner;
+  };
+  [[nodiscard]] std::size_t slot_of(index_t key) const noexcept {
+    return static_cast<std::size_t>((static_cast<std::uint64_t>(key) * 0x9E3779B97F4A7C15ULL) >>
+                                    shift_);
+  }
+  void place(index_t key, Owner owner) {
+    std::size_t i = slot_of(key);
+    while (slots_[i].key != kEmpty) {
+      i = (i + 1) & mask_;
+    }
+    slots_[i] = {key, owner};
+  }
+  void rehash(std::size_t capacity) {
+    std::vector<Slot> old = std::exchange(slots_, std::vector<Slot>(capacity, Slot{kEmpty, {}}));
+    mask_ = capacity - 1;
+    shift_ = 64U - static_cast<unsigned>(std::countr_zero(capacity));
+    for (const Slot& s : old) {
+      if (s.key != kEmpty) {
+        place(s.key, s.owner);
+      }
+    }
+  }
+  std::vector<Slot> slots_;
+  std::size_t mask_ = 0;
+  unsigned shift_ = 0;
+  std::size_t size_ = 0;
+};
+
+// Runs body(begin, end, thread) over [0, count) in n_threads contiguous chunks; an exception
+// thrown in any chunk (such as Cancelled) is rethrown in the caller once all chunks stopped.
+template <class Body>
+void parallel_for(std::size_t count, unsigned n_threads, Body body) {
+  const std::size_t threads = std::clamp<std::size_t>(n_threads, 1, std::max<std::size_t>(1, count));
+  if (threads == 1) {
+    body(std::size_t{0}, count, 0U);
+    return;
+  }
+  std::vector<std::exception_ptr> errors(threads);
+  {
+    std::vector<std::jthread> workers;
+    const std::size_t chunk = (count + threads - 1) / threads;
+    for (unsigned t = 0; t < threads; ++t) {
+      const std::size_t begin = std::min(count, t * chunk);
+      const std::size_t end = std::min(count, begin + chunk);
+      workers.emplace_back([&body, &errors, begin, end, t] {
+        try {
+          body(begin, end, t);
+        } catch (...) {
+          errors[t] = std::current_exception();
+        }
+      });
+    }
+  }
+  for (const auto& error : errors) {
+    if (error) {
+      std::rethrow_exception(error);
+    }
+  }
+}
+
+template <class T, class Less>
+void parallel_sort(std::vector<T>& items, unsigned n_threads, Less less) {
+  if (n_threads <= 1 || items.size() < 4096) {
+    std::sort(items.begin(), items.end(), less);
+    return;
+  }
+  const auto middle = items.begin() + static_cast<std::ptrdiff_t>(items.size() / 2);
+  {
+    std::jthread left([&] { std::sort(items.begin(), middle, less); });
+    std::sort(middle, items.end(), less);
+  }
+  std::inplace_merge(items.begin(), middle, items.end(), less);
+}
+
+template <DistanceMatrix Distances, CoefficientField Field>
+class RipsPersistence {
+ public:
+  RipsPersistence(const Distances& distances, const RipsOptions& options, const Control& control,
+                  value_t threshold, Field field)
+      : dist_(distances),
+        n_(static_cast<index_t>(distances.size())),
+        maxdim_(std::min<int>(options.maxdim, static_cast<int>(distances.size()) - 1)),
+        threshold_(threshold),
+        field_(std::move(field)),
+        coefficient_shift_(kIndexBits - coefficient_bits()),
+        index_mask_((std::uint64_t{1} << coefficient_shift_) - 1),
+        binomials_(distances.size(), maxdim_ + 2, index_limit(coefficient_bits())),
+        options_(options),
+        control_(control) {
+    result_.diagrams.resize(static_cast<std::size_t>(options.maxdim) + 1);
+  }
+
+  PersistenceResult compute() {
+    std::vector<Entry> columns;
+    std::vector<Entry> simplices;
+    compute_dimension_0(simplices, columns);
+    for (int dim = 1; dim <= maxdim_; ++dim) {
+      PivotMap pivots(columns.size());
+      compute_pairs(columns, dim, pivots);
+      if (dim < maxdim_) {
+        assemble_columns_to_reduce(simplices, columns, dim, pivots);
+      }
+    }
+    report_progress(1.0, true);
+    return std::move(result_);
+  }
+
+ private:
+  using Vertices = std::vector<index_t>;
+
+  // ---- entries -------------------------------------------------------------------------------
+  [[nodiscard]] unsigned coefficient_bits() const noexcept {
+    if constexpr (std::is_same_v<Field, BinaryField>) {
+      return 0;
+    } else {
+      return field_.coefficient_bits;
+    }
+  }
+  [[nodiscard]] index_t index_of(const Entry& e) const noexcept {
+    return static_cast<index_t>(e.packed & index_mask_);
+  }
+  [[nodiscard]] coefficient_t coefficient_of(const Entry& e) const noexcept {
+    if constexpr (std::is_same_v<Field, BinaryField>) {
+      return 1;
+    } else {
+      return static_cast<coefficient_t>(e.packed >> coefficient_shift_);
+    }
+  }
+  [[nodiscard]] Entry make_entry(value_t diameter, index_t index, coefficient_t c) const noexcept {
+    if constexpr (std::is_same_v<Field, BinaryField>) {
+      return {diameter, static_cast<std::uint64_t>(index)};
+    } else {
+      return {diameter, static_cast<std::uint64_t>(index) |
+                            (static_cast<std::uint64_t>(c) << coefficient_shift_)};
+    }
+  }
+  [[nodiscard]] coefficient_t sign(bool odd) const noexcept {
+    return odd ? field_.negate(1) : coefficient_t{1};
+  }
+
+  // ---- vertices ------------------------------------------------------------------------------
+  // The largest v < top with C(v, k) <= index.
+  [[nodiscard]] index_t max_vertex(index_t index, int k, index_t top) const noexcept {
+    index_t lo = k - 1;
+    index_t hi = top;  // C(hi, k) > index is assumed for hi == top
+    while (hi - lo > 1) {
+      const index_t mid = lo + (hi - lo) / 2;
+      if (binomials_(mid, k) <= index) {
+        lo = mid;
+      } else {
+        hi = mid;
+      }
+    }
+    return lo;
+  }
+  // Vertices of the dim-simplex in decreasing order.
+  void vertices_of(index_t index, int dim, Vertices& out) const {
+    out.resize(static_cast<std::size_t>(dim) + 1);
+    index_t top = n_;
+    for (int k = dim + 1; k >= 1; --k) {
+      const index_t v = max_vertex(index, k, top);
+      out[static_cast<std::size_t>(dim + 1 - k)] = v;
+      index -= binomials_(v, k);
+      top = v;
+    }
+  }
+  [[nodiscard]] std::vector<vertex_t> sorted_vertices(index_t index, int dim) const {
+    Vertices v;
+    vertices_of(index, dim, v);
+    return {v.rbegin(), v.rend()};
+  }
+  [[nodiscard]] value_t distance(index_t a, index_t b) const noexcept {
+    return dist_(static_cast<std::size_t>(a), static_cast<std::size_t>(b));
+  }
+
+  // ---- cofacets ------------------------------------------------------------------------------
+  // Enumerates the cofacets of a simplex within the threshold in decreasing index order, so
+  // that among cofacets of equal diameter the first one met is the earliest in the filtration.
+  // With all == false only cofacets adding a vertex above the simplex's largest are produced:
+  // each (d+1)-simplex is then produced by exactly one of its facets.
+  class Cofacets {
+   public:
+    Cofacets(const RipsPersistence& rips, const Vertices& vertices, index_t index,
+             value_t diameter, bool all)
+        : rips_(rips),
+          u_(vertices),
+          m_(static_cast<int>(vertices.size())),
+          idx_below_(index),
+          base_(diameter),
+          all_(all) {
+      if constexpr (std::is_same_v<Distances, SparseDistances>) {
+        lists_.resize(u_.size());
+        positions_.resize(u_.size());
+        for (std::size_t l = 0; l < u_.size(); ++l) {
+          lists_[l] = rips.dist_.neighbors(static_cast<std::size_t>(u_[l]));
+          positions_[l] = lists_[l].size();
+        }
+      } else {
+        w_ = rips.n_ - 1;
+      }
+    }
+
+    // Next cofacet; odd tells whether its coefficient in the coboundary is -1.
+    bool next(index_t& index, value_t& diameter, bool& odd) {
+      if constexpr (std::is_same_v<Distances, SparseDistances>) {
+        return next_sparse(index, diameter, odd);
+      } else {
+        return next_dense(index, diameter, odd);
+      }
+    }
+
+   private:
+    void pass_vertices_above(index_t w) noexcept {
+      while (j_ < m_ && u_[static_cast<std::size_t>(j_)] > w) {
+        const index_t v = u_[static_cast<std::size_t>(j_)];
+        idx_below_ -= rips_.binomials_(v, m_ - j_);
+        idx_above_ += rips_.binomials_(v, m_ - j_ + 1);
+        ++j_;
+      }
+    }
+    [[nodiscard]] index_t index_with(index_t w) const noexcept {
+      return idx_above_ + rips_.binomials_(w, m_ - j_ + 1) + idx_below_;
+    }
+
+    bool next_dense(index_t& index, value_t& diameter, bool& odd) {
+      for (; w_ >= 0; --w_) {
+        pass_vertices_above(w_);
+        if (!all_ && j_ > 0) {
+          return false;
+        }
+        if (j_ < m_ && u_[static_cast<std::size_t>(j_)] == w_) {
+          continue;
+        }
+        value_t d = base_;
+        for (const index_t v : u_) {
+          d = std::max(d, rips_.distance(w_, v));
+        }
+        if (d > rips_.threshold_) {
+          continue;
+        }
+        diameter = d;
+        index = index_with(w_);
+        odd = (j_ & 1) != 0;
+        --w_;
+        return true;
+      }
+      return false;
+    }
+
+    bool next_sparse(index_t& index, value_t& diameter, bool& odd) {
+      const std::size_t m = u_.size();
+      while (positions_[0] > 0) {
+        const index_t w = lists_[0][positions_[0] - 1].vertex;
+        if (!all_ && w < u_[0]) {
+          return false;
+        }
+        bool common = true;
+        for (std::size_t l = 1; l < m; ++l) {
+          std::size_t& p = positions_[l];
+          while (p > 0 && lists_[l][p - 1].vertex > w) {
+            --p;
+          }
+          if (p == 0) {
+            positions_[0] = 0;
+            return false;
+          }
+          if (lists_[l][p - 1].vertex < w) {
+            const std::uint32_t below = lists_[l][p - 1].vertex;
+            while (positions_[0] > 0 && lists_[0][positions_[0] - 1].vertex > below) {
+              --positions_[0];
+            }
+            common = false;
+            break;
+          }
+        }
+        if (!common) {
+          continue;
+        }
+        value_t d = base_;
+        for (std::size_t l = 0; l < m; ++l) {
+          d = std::max(d, lists_[l][positions_[l] - 1].distance);
+        }
+        --positions_[0];
+        if (d > rips_.threshold_) {
+          continue;
+        }
+        pass_vertices_above(w);
+        diameter = d;
+        index = index_with(w);
+        odd = (j_ & 1) != 0;
+        return true;
+      }
+      return false;
+    }
+
+    const RipsPersistence& rips_;
+    const Vertices& u_;
+    int m_;
+    int j_ = 0;
+    index_t idx_below_;
+    index_t idx_above_ = 0;
+    value_t base_;
+    bool all_;
+    index_t w_ = 0;
+    std::vector<std::span<const Neighbor>> lists_;
+    std::vector<std::size_t> positions_;
+  };
+
+  // ---- apparent pairs ------------------------------------------------------------------------
+  // The earliest cofacet of the simplex if it has the simplex's diameter, else -1.
+  [[nodiscard]] index_t earliest_equal_cofacet(const Vertices& vertices, index_t index,
+                                               value_t diameter) const {
+    Cofacets cofacets(*this, vertices, index, diameter, true);
+    index_t cofacet = 0;
+    value_t d = 0;
+    bool odd = false;
+    while (cofacets.next(cofacet, d, odd)) {
+      if (d == diameter) {
+        return cofacet;
+      }
+    }
+    return -1;
+  }
+
+  struct Facet {
+    index_t index = -1;
+    bool odd = false;
+  };
+
+  // The latest facet of a simplex if it has the simplex's diameter (the facet with that
+  // diameter of smallest index), with the sign of the simplex in that facet's coboundary.
+  [[nodiscard]] Facet latest_equal_facet(const Vertices& t, value_t diameter) const {
+    const int count = static_cast<int>(t.size());
+    for (int i = 0; i < count; ++i) {
+      value_t d = 0;
+      for (int a = 0; a < count && d < diameter; ++a) {
+        for (int b = a + 1; b < count; ++b) {
+          if (a != i && b != i) {
+            d = std::max(d, distance(t[static_cast<std::size_t>(a)], t[static_cast<std::size_t>(b)]));
+          }
+        }
+      }
+      if (d == diameter) {
+        index_t index = 0;
+        for (int l = 0; l < count; ++l) {
+          if (l != i) {
+            index += binomials_(t[static_cast<std::size_t>(l)], l < i ? count - l - 1 : count - l);
+          }
+        }
+        return {index, (i & 1) != 0};
+      }
+    }
+    return {};
+  }
+
+  // The facet sigma with (sigma, tau) an apparent pair of zero persistence, if any.
+  [[nodiscard]] Facet zero_apparent_facet(index_t tau, value_t diameter, int dim) const {
+    Vertices t;
+    vertices_of(tau, dim, t);
+    const Facet facet = latest_equal_facet(t, diameter);
+    if (facet.index < 0) {
+      return {};
+    }
+    Vertices s;
+    vertices_of(facet.index, dim - 1, s);
+    return earliest_equal_cofacet(s, facet.index, diameter) == tau ? facet : Facet{};
+  }
+
+  [[nodiscard]] bool has_zero_apparent_cofacet(const Vertices& vertices, index_t sigma,
+                                               value_t diameter, int dim) const {
+    const index_t tau = earliest_equal_cofacet(vertices, sigma, diameter);
+    if (tau < 0) {
+      return false;
+    }
+    Vertices t;
+    vertices_of(tau, dim + 1, t);
+    return latest_equal_facet(t, diameter).index == sigma;
+  }
+
+  // ---- dimension 0 ---------------------------------------------------------------------------
+  void compute_dimension_0(std::vector<Entry>& edges, std::vector<Entry>& columns) {
+    edges = all_edges();
+    parallel_sort(edges, options_.n_threads, [this](const Entry& a, const Entry& b) {
+      return filtration_less(a.diameter, index_of(a), b.diameter, index_of(b));
+    });
+    std::vector<index_t> parent(static_cast<std::size_t>(n_));
+    for (index_t v = 0; v < n_; ++v) {
+      parent[static_cast<std::size_t>(v)] = v;
+    }
+    auto find = [&parent](index_t v) {
+      while (parent[static_cast<std::size_t>(v)] != v) {
+        auto& p = parent[static_cast<std::size_t>(v)];
+        p = parent[static_cast<std::size_t>(p)];
+        v = p;
+      }
+      return v;
+    };
+    auto& diagram = result_.diagrams[0];
+    std::vector<Entry> candidates;
+    Vertices vertices;
+    for (std::size_t e = 0; e < edges.size(); ++e) {
+      if ((e & 0xFFFFU) == 0) {
+        control_.check_cancelled();
+      }
+      const index_t index = index_of(edges[e]);
+      vertices_of(index, 1, vertices);
+      const index_t a = find(vertices[0]);
+      const index_t b = find(vertices[1]);
+      if (a != b) {
+        // All vertices are born at 0: the component with the larger root dies.
+        const index_t dying = std::max(a, b);
+        parent[static_cast<std::size_t>(dying)] = std::min(a, b);
+        if (edges[e].diameter > 0) {
+          PersistencePair pair{0, edges[e].diameter, {}, {}};
+          if (options_.representatives) {
+            pair.birth_simplex = {dying};
+            pair.death_simplex = {vertices[1], vertices[0]};
+          }
+          diagram.push_back(std::move(pair));
+        }
+      } else if (maxdim_ > 0) {
+        candidates.push_back(edges[e]);
+      }
+    }
+    for (index_t v = 0; v < n_; ++v) {
+      if (find(v) == v) {
+        PersistencePair pair{0, kInfinity, {}, {}};
+        if (options_.representatives) {
+          pair.birth_simplex = {v};
+        }
+        diagram.push_back(std::move(pair));
+      }
+    }
+    if (maxdim_ == 0) {
+      return;
+    }
+    // Edges in an apparent pair with a triangle need no column.
+    std::vector<std::vector<Entry>> kept(std::max(1U, options_.n_threads));
+    parallel_for(candidates.size(), options_.n_threads,
+                 [&](std::size_t begin, std::size_t end, unsigned t) {
+                   Vertices v;
+                   for (std::size_t i = begin; i < end; ++i) {
+                     const index_t index = index_of(candidates[i]);
+                     vertices_of(index, 1, v);
+                     if (!has_zero_apparent_cofacet(v, index, candidates[i].diameter, 1)) {
+                       kept[t].push_back(candidates[i]);
+                     }
+                   }
+                 });
+    columns.clear();
+    // Chunks are in filtration order and so is their concatenation; reduction wants it reversed.
+    for (const auto& part : kept) {
+      columns.insert(columns.end(), part.begin(), part.end());
+    }
+    std::reverse(columns.begin(), columns.end());
+    if (maxdim_ < 2) {
+      edges = {};
+    }
+  }
+
+  [[nodiscard]] std::vector<Entry> all_edges() const {
+    std::vector<Entry> edges;
+    for (index_t i = 1; i < n_; ++i) {
+      if constexpr (std::is_same_v<Distances, SparseDistances>) {
+        for (const Neighbor& nb : dist_.neighbors(static_cast<std::size_t>(i))) {
+          if (nb.vertex >= i) {
+            break;
+          }
+          if (nb.distance <= threshold_) {
+            edges.push_back(make_entry(nb.distance, binomials_(i, 2) + nb.vertex, 1));
+          }
+        }
+      } else {
+        for (index_t j = 0; j < i; ++j) {
+          const value_t d = distance(i, j);
+          if (d <= threshold_) {
+            edges.push_back(make_entry(d, binomials_(i, 2) + j, 1));
+          }
+        }
+      }
+    }
+    return edges;
+  }
+
+  // ---- higher dimensions ---------------------------------------------------------------------
+  // Columns of dimension dim + 1: the (dim+1)-simplices that are neither cleared (the pivot of
+  // a column of dimension dim) nor in an apparent pair.
+  void assemble_columns_to_reduce(std::vector<Entry>& simplices, std::vector<Entry>& columns,
+                                  int dim, const PivotMap& pivots) {
+    const bool keep_simplices = dim + 1 < maxdim_;
+    const unsigned threads = std::max(1U, options_.n_threads);
+    std::vector<std::vector<Entry>> next_simplices(threads);
+    std::vector<std::vector<Entry>> next_columns(threads);
+    parallel_for(simplices.size(), threads, [&](std::size_t begin, std::size_t end, unsigned t) {
+      Vertices vertices;
+      Vertices cofacet_vertices;
+      for (std::size_t i = begin; i < end; ++i) {
+        if ((i & 0xFFU) == 0) {
+          control_.check_cancelled();
+        }
+        const index_t index = index_of(simplices[i]);
+        vertices_of(index, dim, vertices);
+        Cofacets cofacets(*this, vertices, index, simplices[i].diameter, false);
+        index_t cofacet = 0;
+        value_t d = 0;
+        bool odd = false;
+        while (cofacets.next(cofacet, d, odd)) {
+          const Entry entry = make_entry(d, cofacet, 1);
+          if (keep_simplices) {
+            next_simplices[t].push_back(entry);
+          }
+          if (pivots.find(cofacet) != nullptr) {
+            continue;
+          }
+          vertices_of(cofacet, dim + 1, cofacet_vertices);
+          if (latest_is_apparent(cofacet_vertices, cofacet, d, dim + 1)) {
+            continue;
+          }
+          next_columns[t].push_back(entry);
+        }
+      }
+    });
+    simplices.clear();
+    simplices.shrink_to_fit();
+    columns.clear();
+    for (unsigned t = 0; t < threads; ++t) {
+      simplices.insert(simplices.end(), next_simplices[t].begin(), next_simplices[t].end());
+      next_simplices[t] = {};
+      columns.insert(columns.end(), next_columns[t].begin(), next_columns[t].end());
+      next_columns[t] = {};
+    }
+    parallel_sort(columns, options_.n_threads, [this](const Entry& a, const Entry& b) {
+      return filtration_less(b.diameter, index_of(b), a.diameter, index_of(a));
+    });
+  }
+
+  // Whether a simplex is in an apparent pair of zero persistence, with a facet or a cofacet.
+  [[nodiscard]] bool latest_is_apparent(const Vertices& vertices, index_t index, value_t diameter,
+                                        int dim) const {
+    const Facet facet = latest_equal_facet(vertices, diameter);
+    if (facet.index >= 0) {
+      Vertices s;
+      vertices_of(facet.index, dim - 1, s);
+      if (earliest_equal_cofacet(s, facet.index, diameter) == index) {
+        return true;
+      }
+    }
+    return has_zero_apparent_cofacet(vertices, index, diameter, dim);
+  }
+
+  // The working column: a heap of coboundary entries whose top is the earliest in filtration.
+  struct Later {
+    const RipsPersistence* rips;
+    bool operator()(const Entry& a, const Entry& b) const noexcept {
+      return filtration_less(b.diameter, rips->index_of(b), a.diameter, rips->index_of(a));
+    }
+  };
+
+  void push_coboundary(const Entry& simplex, coefficient_t factor, int dim, Vertices& vertices) {
+    const index_t index = index_of(simplex);
+    vertices_of(index, dim, vertices);
+    Cofacets cofacets(*this, vertices, index, simplex.diameter, true);
+    const coefficient_t c = field_.multiply(factor, coefficient_of(simplex));
+    index_t cofacet = 0;
+    value_t d = 0;
+    bool odd = false;
+    while (cofacets.next(cofacet, d, odd)) {
+      heap_.push_back(make_entry(d, cofacet, odd ? field_.negate(c) : c));
+      std::push_heap(heap_.begin(), heap_.end(), Later{this});
+    }
+    working_reduction_.push_back(make_entry(simplex.diameter, index, c));
+  }
+
+  // Pops entries of equal index together; leaves the first nonzero sum on top.
+  [[nodiscard]] bool pop_pivot(Entry& pivot) {
+    while (!heap_.empty()) {
+      pivot = heap_.front();
+      std::pop_heap(heap_.begin(), heap_.end(), Later{this});
+      heap_.pop_back();
+      coefficient_t c = coefficient_of(pivot);
+      const index_t index = index_of(pivot);
+      while (!heap_.empty() && index_of(heap_.front()) == index) {
+        c = field_.add(c, coefficient_of(heap_.front()));
+        std::pop_heap(heap_.begin(), heap_.end(), Later{this});
+        heap_.pop_back();
+      }
+      if (c != 0) {
+        pivot = make_entry(pivot.diameter, index, c);
+        heap_.push_back(pivot);
+        std::push_heap(heap_.begin(), heap_.end(), Later{this});
+        return true;
+      }
+    }
+    return false;
+  }
+
+  // Fills the heap with the coboundary of the column's simplex. Returns true with the pivot set
+  // when the column is an emergent pair: its earliest cofacet has its diameter and is free.
+  bool init_coboundary(const Entry& column, int dim, const PivotMap& pivots, Entry& pivot,
+                       Vertices& vertices) {
+    heap_.clear();
+    working_reduction_.clear();
+    const index_t index = index_of(column);
+    vertices_of(index, dim, vertices);
+    Cofacets cofacets(*this, vertices, index, column.diameter, true);
+    bool emergent_possible = true;
+    index_t cofacet = 0;
+    value_t d = 0;
+    bool odd = false;
+    while (cofacets.next(cofacet, d, odd)) {
+      const Entry entry = make_entry(d, cofacet, sign(odd));
+      if (emergent_possible && d == column.diameter) {
+        emergent_possible = false;
+        if (pivots.find(cofacet) == nullptr && zero_apparent_facet(cofacet, d, dim + 1).index < 0) {
+          pivot = entry;
+          return true;
+        }
+      }
+      heap_.push_back(entry);
+    }
+    std::make_heap(heap_.begin(), heap_.end(), Later{this});
+    return false;
+  }
+
+  void compute_pairs(const std::vector<Entry>& columns, int dim, PivotMap& pivots) {
+    reduction_entries_.clear();
+    reduction_offsets_.assign(1, 0);
+    auto& diagram = result_.diagrams[static_cast<std::size_t>(dim)];
+    Vertices vertices;
+    for (std::size_t j = 0; j < columns.size(); ++j) {
+      if ((j & 0xFFU) == 0) {
+        control_.check_cancelled();
+        report_progress((dim + static_cast<double>(j) / static_cast<double>(columns.size())) /
+                            (maxdim_ + 1),
+                        false);
+      }
+      const Entry& column = columns[j];
+      Entry pivot{};
+      const bool emergent = init_coboundary(column, dim, pivots, pivot, vertices);
+      bool found = emergent || pop_pivot(pivot);
+      std::size_t additions = 0;
+      while (found && !emergent) {
+        const index_t pivot_index = index_of(pivot);
+        const coefficient_t pivot_coefficient = coefficient_of(pivot);
+        if (const PivotMap::Owner* owner = pivots.find(pivot_index); owner != nullptr) {
+          const coefficient_t factor = field_.negate(
+              field_.multiply(pivot_coefficient, field_.inverse(owner->coefficient)));
+          add_column(columns, owner->column, factor, dim, vertices);
+        } else if (const Facet facet = zero_apparent_facet(pivot_index, pivot.diameter, dim + 1);
+                   facet.index >= 0) {
+          const coefficient_t factor = field_.negate(
+              field_.multiply(pivot_coefficient, field_.inverse(sign(facet.odd))));
+          push_coboundary(make_entry(pivot.diameter, facet.index, 1), factor, dim, vertices);
+        } else {
+          break;
+        }
+        if ((++additions & 0x3FFU) == 0) {
+          control_.check_cancelled();
+        }
+        found = pop_pivot(pivot);
+      }
+      if (found) {
+        pivots.insert(index_of(pivot),
+                      {static_cast<std::uint32_t>(j), coefficient_of(pivot)});
+        if (pivot.diameter > column.diameter) {
+          add_pair(diagram, column, &pivot, dim);
+        }
+      } else {
+        add_pair(diagram, column, nullptr, dim);
+      }
+      store_reduction_column();
+    }
+  }
+
+  void add_column(const std::vector<Entry>& columns, std::uint32_t k, coefficient_t factor, int dim,
+                  Vertices& vertices) {
+    push_coboundary(make_entry(columns[k].diameter, index_of(columns[k]), 1), factor, dim, vertices);
+    for (std::size_t i = reduction_offsets_[k]; i < reduction_offsets_[k + 1]; ++i) {
+      push_coboundary(reduction_entries_[i], factor, dim, vertices);
+    }
+  }
+
+  // Keeps the column's additions (its own simplex is implicit), merged by index.
+  void store_reduction_column() {
+    std::sort(working_reduction_.begin(), working_reduction_.end(),
+              [this](const Entry& a, const Entry& b) { return index_of(a) < index_of(b); });
+    for (std::size_t i = 0; i < working_reduction_.size();) {
+      const index_t index = index_of(working_reduction_[i]);
+      coefficient_t c = 0;
+      const value_t diameter = working_reduction_[i].diameter;
+      for (; i < working_reduction_.size() && index_of(working_reduction_[i]) == index; ++i) {
+        c = field_.add(c, coefficient_of(working_reduction_[i]));
+      }
+      if (c != 0) {
+        reduction_entries_.push_back(make_entry(diameter, index, c));
+      }
+    }
+    reduction_offsets_.push_back(reduction_entries_.size());
+  }
+
+  void add_pair(std::vector<PersistencePair>& diagram, const Entry& birth, const Entry* death,
+                int dim) const {
+    PersistencePair pair{birth.diameter, death != nullptr ? death->diameter : kInfinity, {}, {}};
+    if (options_.representatives) {
+      pair.birth_simplex = sorted_vertices(index_of(birth), dim);
+      if (death != nullptr) {
+        pair.death_simplex = sorted_vertices(index_of(*death), dim + 1);
+      }
+    }
+    diagram.push_back(std::move(pair));
+  }
+
+  void report_progress(double fraction, bool force) {
+    const auto now = std::chrono::steady_clock::now();
+    if (force || now - last_report_ > std::chrono::milliseconds(50)) {
+      last_report_ = now;
+      control_.report(std::clamp(fraction, 0.0, 1.0));
+    }
+  }
+
+  const Distances& dist_;
+  index_t n_;
+  int maxdim_;
+  value_t threshold_;
+  Field field_;
+  unsigned coefficient_shift_;
+  std::uint64_t index_mask_;
+  Binomials binomials_;
+  const RipsOptions& options_;
+  const Control& control_;
+  PersistenceResult result_;
+  std::vector<Entry> heap_;
+  std::vector<Entry> working_reduction_;
+  std::vector<Entry> reduction_entries_;
+  std::vector<std::size_t> reduction_offsets_;
+  std::chrono::steady_clock::time_point last_report_{};
+};
+
+// Upper bounds on the number of k-simplices: orient each edge towards the endpoint of larger
+// degree; every clique is counted once at its lowest vertex, among C(outdegree, k) choices.
+std::vector<double> clique_bounds(const std::vector<std::vector<std::uint32_t>>& adjacency,
+                                  int max_k) {
+  const std::size_t n = adjacency.size();
+  std::vector<std::size_t> rank(n);
+  std::vector<std::size_t> order(n);
+  for (std::size_t v = 0; v < n; ++v) {
+    order[v] = v;
+  }
+  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    return adjacency[a].size() < adjacency[b].size() ||
+           (adjacency[a].size() == adjacency[b].size() && a < b);
+  });
+  for (std::size_t r = 0; r < n; ++r) {
+    rank[order[r]] = r;
+  }
+  std::vector<double> counts(static_cast<std::size_t>(max_k) + 1, 0);
+  for (std::size_t v = 0; v < n; ++v) {
+    double out = 0;
+    for (const std::uint32_t u : adjacency[v]) {
+      out += rank[u] > rank[v] ? 1 : 0;
+    }
+    double choose = 1;  // C(out, k)
+    for (int k = 0; k <= max_k; ++k) {
+      counts[static_cast<std::size_t>(k)] += choose;
+      choose = choose * (out - k) / (k + 1);
+      if (choose <= 0) {
+        break;
+      }
+    }
+  }
+  return counts;
+}
+
+constexpr int kMaxDimension = 1000;
+
+}  // namespace
+
+value_t effective_threshold(const RipsInput& input, const RipsOptions& options) {
+  if (options.threshold) {
+    return *options.threshold;
+  }
+  if (const auto* dense = std::get_if<DenseDistances>(&input)) {
+    return dense->size() <= 1 ? 0 : enclosing_radius(*dense);
+  }
+  return kInfinity;
+}
+
+void validate(const RipsInput& input, const RipsOptions& options) {
+  if (vertex_count(input) == 0) {
+    throw std::invalid_argument("the input is empty: no points or distances");
+  }
+  if (options.maxdim < 0 || options.maxdim > kMaxDimension) {
+    throw std::invalid_argument(
+        fmt::format("maxdim must be between 0 and {}, got {}", kMaxDimension, options.maxdim));
+  }
+  if (options.threshold && (std::isnan(*options.threshold) || *options.threshold < 0)) {
+    throw std::invalid_argument(
+        fmt::format("threshold must be a non-negative number, got {}", *options.threshold));
+  }
+  if (options.n_threads == 0) {
+    throw std::invalid_argument("n_threads must be at least 1");
+  }
+  if (options.modulus != 2) {
+    (void)PrimeField(options.modulus);  // throws for a non-prime
+  }
+  const unsigned bits = options.modulus == 2 ? 0U : static_cast<unsigned>(std::bit_width(options.modulus - 1));
+  const int top = std::min<int>(options.maxdim, static_cast<int>(vertex_count(input)) - 1);
+  (void)Binomials(vertex_count(input), top + 2, index_limit(bits));
+}
+
+Estimate estimate_rips(const RipsInput& input, const RipsOptions& options) {
+  validate(input, options);
+  const value_t threshold = effective_threshold(input, options);
+  const std::size_t n = vertex_count(input);
+  std::vector<std::vector<std::uint32_t>> adjacency(n);
+  double distance_bytes = 0;
+  std::visit(
+      [&](const auto& d) {
+        using D = std::decay_t<decltype(d)>;
+        if constexpr (std::is_same_v<D, SparseDistances>) {
+          distance_bytes = static_cast<double>(d.edge_count() * 2 * sizeof(Neighbor) + n * 8);
+          for (std::size_t v = 0; v < n; ++v) {
+            for (const Neighbor& nb : d.neighbors(v)) {
+              if (nb.distance <= threshold) {
+                adjacency[v].push_back(nb.vertex);
+              }
+            }
+          }
+        } else {
+          distance_bytes = static_cast<double>(d.lower_triangle().size() * sizeof(value_t));
+          for (std::size_t i = 1; i < n; ++i) {
+            for (std::size_t j = 0; j < i; ++j) {
+              if (d(i, j) <= threshold) {
+                adjacency[i].push_back(static_cast<std::uint32_t>(j));
+                adjacency[j].push_back(static_cast<std::uint32_t>(i));
+              }
+            }
+          }
+        }
+      },
+      input);
+  Estimate estimate;
+  estimate.simplices = clique_bounds(adjacency, options.maxdim + 1);
+  const auto count = [&](int k) {
+    return k >= 0 && k < static_cast<int>(estimate.simplices.size())
+               ? estimate.simplices[static_cast<std::size_t>(k)]
+               : 0.0;
+  };
+  const double entry = sizeof(Entry);
+  // Peak: the simplices and columns of the top dimension, the pivot table of the dimension
+  // below it (two slots per pair at most half full), and the sorted edges of dimension 0.
+  const int top = options.maxdim;
+  const double reduction = entry * (count(top) + count(top - 1)) + 2 * 16.0 * count(top);
+  estimate.bytes = distance_bytes + std::max(entry * count(1) * 2, reduction);
+  return estimate;
+}
+
+PersistenceResult vietoris_rips(const RipsInput& input, const RipsOptions& options,
+                                const Control& control) {
+  validate(input, options);
+  if (control.memory_budget_bytes != 0) {
+    const Estimate estimate = estimate_rips(input, options);
+    if (estimate.bytes > static_cast<double>(control.memory_budget_bytes)) {
+      throw ResourceError(fmt::format(
+          "the computation needs an estimated {:.0f} MB, more than the budget of {} MB; "
+          "lower maxdim, lower the threshold or use fewer points",
+          estimate.bytes / 1e6, control.memory_budget_bytes / 1000000));
+    }
+  }
+  const value_t threshold = effective_threshold(input, options);
+  if (const auto* dense = std::get_if<DenseDistances>(&input);
+      dense != nullptr && options.threshold && *options.threshold < enclosing_radius(*dense)) {
+    // Below the enclosing radius most pairs are absent: neighbour lists beat the full matrix.
+    return vietoris_rips(RipsInput(sparsify(*dense, threshold)), options, control);
+  }
+  return std::visit(
+      [&](const auto& distances) {
+        using D = std::decay_t<decltype(distances)>;
+        if (options.modulus == 2) {
+          return RipsPersistence<D, BinaryField>(distances, options, control, threshold, {})
+              .compute();
+        }
+        return RipsPersistence<D, OddPrimeField>(distances, options, control, threshold,
+                                                 OddPrimeField(options.modulus))
+            .compute();
+      },
+      input);
+}
+
+}  // namespace tda
