@@ -1,4 +1,4 @@
-"""Vietoris–Rips diagrams of the engine against three independent peers on seeded random inputs.
+"""Vietoris-Rips diagrams of the engine against three independent peers on seeded random inputs.
 
 Peers: ripser.py (`ripser`), giotto-ph (`gph.ripser_parallel`) and GUDHI (`gudhi.SimplexTree`).
 
@@ -206,9 +206,7 @@ def draw_matrix(rng: np.random.Generator, shape: str, n: int) -> NDArray[np.floa
     return to_float32_values(m)
 
 
-def pick_threshold(
-    rng: np.random.Generator, values: NDArray[np.float64], *, in_gap: bool
-) -> float:
+def pick_threshold(rng: np.random.Generator, values: NDArray[np.float64], *, in_gap: bool) -> float:
     """A threshold near a random quantile of the finite distances.
 
     in_gap: strictly between two distances with a clear gap, so that no edge changes sides when
@@ -237,7 +235,9 @@ def enclosing_radius(m: NDArray[np.float64]) -> float:
 
 
 def peer_ripser_py(
-    m: NDArray[np.float64] | scipy.sparse.coo_matrix, maxdim: int, threshold: float | None,
+    m: NDArray[np.float64] | scipy.sparse.coo_matrix,
+    maxdim: int,
+    threshold: float | None,
     coeff: int,
 ) -> list[Diagram]:
     thresh = np.inf if threshold is None else threshold
@@ -246,7 +246,9 @@ def peer_ripser_py(
 
 
 def peer_giotto(
-    m: NDArray[np.float64] | scipy.sparse.coo_matrix, maxdim: int, threshold: float | None,
+    m: NDArray[np.float64] | scipy.sparse.coo_matrix,
+    maxdim: int,
+    threshold: float | None,
     coeff: int,
 ) -> list[Diagram]:
     thresh = np.inf if threshold is None else threshold
@@ -293,9 +295,7 @@ def peer_gudhi_points(
     # A hair above the enclosing radius so that GUDHI's own rounding cannot drop the apex's
     # longest edge (anything added past the enclosing radius changes nothing).
     limit = enclosing_radius(cdist(x, x)) * (1 + 1e-9) if threshold is None else threshold
-    st = gudhi.RipsComplex(points=x, max_edge_length=limit).create_simplex_tree(
-        max_dimension=1
-    )
+    st = gudhi.RipsComplex(points=x, max_edge_length=limit).create_simplex_tree(max_dimension=1)
     return gudhi_diagrams(st, maxdim, coeff)
 
 
@@ -348,8 +348,11 @@ def run_case(case: Case) -> None:
         got32 = [normalise(dgm, to_float32=True) for dgm in got]
         got64 = [normalise(dgm) for dgm in got]
         assert_same_diagrams(
-            got64, peer_gudhi_points(x, case.maxdim, threshold, case.coeff), case.maxdim,
-            "gudhi", case,
+            got64,
+            peer_gudhi_points(x, case.maxdim, threshold, case.coeff),
+            case.maxdim,
+            "gudhi",
+            case,
         )
         for who, peer in (("ripser.py", peer_ripser_py), ("giotto-ph", peer_giotto)):
             assert_same_diagrams(
@@ -361,8 +364,10 @@ def run_case(case: Case) -> None:
     if case.kind == "sparse":
         coo = sparse_from(m, rng, density=float(rng.uniform(0.3, 0.9)))
         threshold = pick_threshold(rng, coo.data, in_gap=False) if case.with_threshold else None
-        got = [normalise(dgm) for dgm in ours(triangle_of(coo, case.triangle), case, threshold,
-                                              distance_matrix=True)]
+        got = [
+            normalise(dgm)
+            for dgm in ours(triangle_of(coo, case.triangle), case, threshold, distance_matrix=True)
+        ]
         peers = {
             "gudhi": peer_gudhi_sparse(coo, case.n, case.maxdim, threshold, case.coeff),
             "ripser.py": peer_ripser_py(coo, case.maxdim, threshold, case.coeff),
@@ -425,10 +430,12 @@ def test_threads_give_identical_results(seed: int) -> None:
     x = draw_points(rng, str(rng.choice(["cube", "sphere", "grid"])), n, int(rng.integers(2, 7)))
     threshold = None if seed % 3 else pick_threshold(rng, cdist(x, x), in_gap=True)
     coeff = PRIMES[seed % 4]
-    one = vietoris_rips(x, maxdim=maxdim, threshold=threshold, coeff=coeff, n_threads=1,
-                        representatives=True)
-    two = vietoris_rips(x, maxdim=maxdim, threshold=threshold, coeff=coeff, n_threads=2,
-                        representatives=True)
+    one = vietoris_rips(
+        x, maxdim=maxdim, threshold=threshold, coeff=coeff, n_threads=1, representatives=True
+    )
+    two = vietoris_rips(
+        x, maxdim=maxdim, threshold=threshold, coeff=coeff, n_threads=2, representatives=True
+    )
     for dim in range(maxdim + 1):
         assert exact_multiset(one.diagrams[dim]) == exact_multiset(two.diagrams[dim]), (
             f"seed {seed} dim {dim}: n_threads 1 and 2 differ"
@@ -437,7 +444,9 @@ def test_threads_give_identical_results(seed: int) -> None:
             sorted(
                 (tuple(pair), tuple(map(int, b)), tuple(map(int, dth)))
                 for pair, b, dth in zip(
-                    res.diagrams[dim].tolist(), res.birth_simplices[dim], res.death_simplices[dim],
+                    res.diagrams[dim].tolist(),
+                    res.birth_simplices[dim],
+                    res.death_simplices[dim],
                     strict=True,
                 )
             )
@@ -457,8 +466,9 @@ def test_representatives_have_the_pair_values(seed: int) -> None:
     maxdim = int(rng.integers(0, 3))
     m = draw_matrix(rng, str(rng.choice(["metric", "uniform", "int10"])), 25)
     threshold = None if seed % 2 else pick_threshold(rng, m, in_gap=False)
-    res = vietoris_rips(m, maxdim=maxdim, distance_matrix=True, threshold=threshold,
-                        representatives=True)
+    res = vietoris_rips(
+        m, maxdim=maxdim, distance_matrix=True, threshold=threshold, representatives=True
+    )
     for dim in range(maxdim + 1):
         dgm = res.diagrams[dim]
         assert len(res.birth_simplices[dim]) == len(dgm)
