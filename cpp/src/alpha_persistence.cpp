@@ -1,0 +1,337 @@
+// Persistence of a filtered Delaunay complex of full dimension T, from the top down so that each
+// step clears the next:
+//   dimension T-1 by union-find on the dual graph (top cells and the outside, joined by their
+//     common facets in decreasing order: Alexander duality), which also marks the positive
+//     (T-1)-simplices;
+//   dimensions T-2 .. 1 by reducing the boundary matrix of the next dimension over Z/p with
+//     clearing (positive columns skipped) and, for edges, compression (rows of edges that merge
+//     components never hold a pivot and are dropped);
+//   dimension 0 by union-find on the edges (Kruskal), computed first for the compression.
+// Each dimension is ordered by (value, vertex list); dimensions never share a matrix axis, so
+// the order across dimensions only has to put faces first, which monotone values guarantee.
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <numeric>
+#include <utility>
+#include <vector>
+
+#include "alpha_internal.hpp"
+#include "tda/field.hpp"
+
+namespace tda::alpha_detail {
+
+namespace {
+
+// Position of each simplex of one dimension in the filtration, and its inverse.
+struct LayerOrder {
+  std::vector<index_t> simplex_at;  // rank -> simplex
+  std::vector<index_t> rank_of;     // simplex -> rank
+};
+
+LayerOrder order_layer(const SimplexLayer& layer, const Control& control) {
+  struct Key {
+    double value;
+    index_t simplex;
+  };
+  const std::size_t size = layer.size();
+  std::vector<Key> keys(size);
+  for (std::size_t i = 0; i < size; ++i) {
+    keys[i] = {layer.values[i], static_cast<index_t>(i)};
+  }
+  control.check_cancelled();
+  std::sort(keys.begin(), keys.end(), [&](const Key& a, const Key& b) {
+    if (a.value != b.value) {
+      return a.value < b.value;
+    }
+    const auto va = layer.simplex(a.simplex);
+    const auto vb = layer.simplex(b.simplex);
+    return std::lexicographical_compare(va.begin(), va.end(), vb.begin(), vb.end());
+  });
+  LayerOrder order;
+  order.simplex_at.resize(size);
+  order.rank_of.resize(size);
+  for (std::size_t r = 0; r < size; ++r) {
+    order.simplex_at[r] = keys[r].simplex;
+    order.rank_of[keys[r].simplex] = static_cast<index_t>(r);
+  }
+  return order;
+}
+
+class UnionFind {
+ public:
+  explicit UnionFind(std::size_t size) : parent_(size) {
+    std::iota(parent_.begin(), parent_.end(), index_t{0});
+  }
+  index_t find(index_t x) {
+    while (parent_[x] != x) {
+      parent_[x] = parent_[parent_[x]];
+      x = parent_[x];
+    }
+    return x;
+  }
+  void attach(index_t child_root, index_t parent_root) { parent_[child_root] = parent_root; }
+
+ private:
+  std::vector<index_t> parent_;
+};
+
+class PairCollector {
+ public:
+  PairCollector(const DelaunayFiltration& filtration, bool representatives)
+      : filtration_(filtration), representatives_(representatives) {}
+
+  // Records [birth, death) unless it has zero persistence.
+  void add(std::vector<PersistencePair>& diagram, int birth_dim, index_t birth, index_t death) {
+    const double birth_value = value(birth_dim, birth);
+    const double death_value = death == kNone ? kInfinity : value(birth_dim + 1, death);
+    if (!(birth_value < death_value)) {
+      return;
+    }
+    PersistencePair pair;
+    pair.birth = birth_value;
+    pair.death = death_value;
+    if (representatives_) {
+      pair.birth_simplex = vertices(birth_dim, birth);
+      if (death != kNone) {
+        pair.death_simplex = vertices(birth_dim + 1, death);
+      }
+    }
+    diagram.push_back(std::move(pair));
+  }
+
+ private:
+  [[nodiscard]] double value(int dim, index_t simplex) const {
+    return dim == 0 ? 0.0 : filtration_.layers[static_cast<std::size_t>(dim)].values[simplex];
+  }
+  [[nodiscard]] std::vector<vertex_t> vertices(int dim, index_t simplex) const {
+    if (dim == 0) {
+      return {static_cast<vertex_t>(simplex)};
+    }
+    const auto span = filtration_.layers[static_cast<std::size_t>(dim)].simplex(simplex);
+    return {span.begin(), span.end()};
+  }
+
+  const DelaunayFiltration& filtration_;
+  bool representatives_;
+};
+
+// Dimension 0: Kruskal with the elder rule (all vertices are born at 0; the smaller index is
+// older). Returns which edges merged two components.
+std::vector<std::uint8_t> vertex_pairs(const DelaunayFiltration& filtration,
+                                       const LayerOrder& edge_order, PairCollector& pairs,
+                                       std::vector<PersistencePair>& diagram) {
+  const SimplexLayer& edges = filtration.layers[1];
+  UnionFind components(filtration.vertex_count);
+  std::vector<std::uint8_t> merging(edges.size(), 0);
+  // The root of a component is its oldest vertex: attaching the younger root keeps it so.
+  for (const index_t e : edge_order.simplex_at) {
+    const index_t u = components.find(edges.vertices[2 * std::size_t{e}]);
+    const index_t v = components.find(edges.vertices[2 * std::size_t{e} + 1]);
+    if (u == v) {
+      continue;
+    }
+    const auto [older, younger] = std::minmax(u, v);
+    pairs.add(diagram, 0, younger, e);
+    components.attach(younger, older);
+    merging[e] = 1;
+  }
+  pairs.add(diagram, 0, components.find(0), kNone);
+  return merging;
+}
+
+// Dimension T-1 by duality: in decreasing order, a facet joining two components of the dual
+// graph creates a (T-1)-class that the youngest top cell of the younger component kills.
+std::vector<std::uint8_t> top_pairs(const DelaunayFiltration& filtration,
+                                    const LayerOrder& facet_order, const LayerOrder& cell_order,
+                                    PairCollector& pairs, std::vector<PersistencePair>& diagram,
+                                    const Control& control) {
+  const int top = filtration.top;
+  const std::size_t cell_count = filtration.layers[static_cast<std::size_t>(top)].size();
+  const auto outside = static_cast<index_t>(cell_count);
+  UnionFind regions(cell_count + 1);
+  // For each root, the rank of the youngest cell of its region (the outside is youngest of all).
+  std::vector<index_t> youngest(cell_count + 1);
+  for (std::size_t c = 0; c < cell_count; ++c) {
+    youngest[c] = cell_order.rank_of[c];
+  }
+  youngest[outside] = outside;
+  std::vector<std::uint8_t> positive(facet_order.simplex_at.size(), 0);
+  Ticker ticker(control, kSortEnd, kSortEnd + (1 - kSortEnd) / 4, positive.size());
+  for (auto it = facet_order.simplex_at.rbegin(); it != facet_order.simplex_at.rend(); ++it) {
+    const index_t f = *it;
+    const index_t a = filtration.top_cofaces[2 * std::size_t{f}];
+    const index_t b = filtration.top_cofaces[2 * std::size_t{f} + 1];
+    const index_t ra = regions.find(a == kNone ? outside : a);
+    const index_t rb = regions.find(b == kNone ? outside : b);
+    ticker.tick();
+    if (ra == rb) {
+      continue;
+    }
+    const auto [younger, elder] = youngest[ra] < youngest[rb] ? std::pair{ra, rb} : std::pair{rb, ra};
+    pairs.add(diagram, top - 1, f, cell_order.simplex_at[youngest[younger]]);
+    regions.attach(younger, elder);
+    positive[f] = 1;
+  }
+  return positive;
+}
+
+// Reduces the boundary matrix of the (k+1)-simplices (rows: k-simplices) over Z/p, skipping the
+// columns marked in `cleared` and the rows marked in `dropped_rows` (may be empty). Returns the
+// k-simplices found positive (pivots).
+class BoundaryReduction {
+ public:
+  struct Entry {
+    index_t row;  // rank of a k-simplex
+    coefficient_t coefficient;
+  };
+
+  BoundaryReduction(const PrimeField& field, std::size_t row_count)
+      : field_(field), column_of_pivot_(row_count, kNone) {}
+
+  // Reduces `column` (sorted by decreasing row); returns its pivot row or kNone.
+  index_t reduce(std::vector<Entry>& column) {
+    while (!column.empty()) {
+      const index_t pivot = column.front().row;
+      const index_t owner = column_of_pivot_[pivot];
+      if (owner == kNone) {
+        break;
+      }
+      // Stored columns have pivot coefficient 1: subtract coefficient x stored column.
+      add_multiple(column, owner, field_.negate(column.front().coefficient));
+    }
+    if (column.empty()) {
+      return kNone;
+    }
+    const index_t pivot = column.front().row;
+    const coefficient_t scale = field_.inverse(column.front().coefficient);
+    column_of_pivot_[pivot] = static_cast<index_t>(starts_.size());
+    starts_.push_back(pool_.size());
+    for (const Entry& entry : column) {
+      pool_.push_back({entry.row, field_.multiply(entry.coefficient, scale)});
+    }
+    ends_.push_back(pool_.size());
+    return pivot;
+  }
+
+ private:
+  void add_multiple(std::vector<Entry>& column, index_t stored, coefficient_t factor) {
+    const Entry* other = pool_.data() + starts_[stored];
+    const Entry* other_end = pool_.data() + ends_[stored];
+    merged_.clear();
+    auto mine = column.begin();
+    while (mine != column.end() || other != other_end) {
+      if (other == other_end || (mine != column.end() && mine->row > other->row)) {
+        merged_.push_back(*mine++);
+      } else if (mine == column.end() || other->row > mine->row) {
+        merged_.push_back({other->row, field_.multiply(other->coefficient, factor)});
+        ++other;
+      } else {
+        const coefficient_t sum =
+            field_.add(mine->coefficient, field_.multiply(other->coefficient, factor));
+        if (sum != 0) {
+          merged_.push_back({mine->row, sum});
+        }
+        ++mine;
+        ++other;
+      }
+    }
+    column.swap(merged_);
+  }
+
+  const PrimeField& field_;
+  std::vector<index_t> column_of_pivot_;
+  std::vector<std::size_t> starts_;
+  std::vector<std::size_t> ends_;
+  std::vector<Entry> pool_;
+  std::vector<Entry> merged_;
+};
+
+std::vector<std::uint8_t> middle_pairs(const DelaunayFiltration& filtration, int k,
+                                       const std::vector<LayerOrder>& orders,
+                                       const std::vector<std::uint8_t>& cleared,
+                                       const std::vector<std::uint8_t>& dropped_rows,
+                                       const PrimeField& field, PairCollector& pairs,
+                                       std::vector<PersistencePair>& diagram,
+                                       const Control& control, double progress_from,
+                                       double progress_to) {
+  const SimplexLayer& columns = filtration.layers[static_cast<std::size_t>(k) + 1];
+  const LayerOrder& column_order = orders[static_cast<std::size_t>(k) + 1];
+  const LayerOrder& row_order = orders[static_cast<std::size_t>(k)];
+  const std::size_t width = static_cast<std::size_t>(k) + 2;
+  BoundaryReduction reduction(field, row_order.simplex_at.size());
+  std::vector<std::uint8_t> positive(row_order.simplex_at.size(), 0);
+  std::vector<BoundaryReduction::Entry> column;
+  Ticker ticker(control, progress_from, progress_to, column_order.simplex_at.size());
+  for (const index_t c : column_order.simplex_at) {
+    ticker.tick();
+    if (cleared[c] != 0) {
+      continue;
+    }
+    column.clear();
+    for (std::size_t i = 0; i < width; ++i) {
+      const index_t face = columns.facets[c * width + i];
+      if (!dropped_rows.empty() && dropped_rows[face] != 0) {
+        continue;
+      }
+      // The boundary alternates signs along the sorted vertex list.
+      const coefficient_t sign = (i % 2 == 0) ? 1 : field.negate(1);
+      column.push_back({row_order.rank_of[face], sign});
+    }
+    std::sort(column.begin(), column.end(),
+              [](const auto& a, const auto& b) { return a.row > b.row; });
+    const index_t pivot = reduction.reduce(column);
+    if (pivot != kNone) {
+      const index_t birth = row_order.simplex_at[pivot];
+      positive[birth] = 1;
+      pairs.add(diagram, k, birth, c);
+    }
+  }
+  return positive;
+}
+
+}  // namespace
+
+PersistenceResult filtration_persistence(const DelaunayFiltration& filtration, int maxdim,
+                                         std::uint64_t modulus, bool representatives,
+                                         const Control& control, AlphaStats* stats) {
+  StageClock clock;
+  const PrimeField field(modulus);
+  const int top = filtration.top;
+  std::vector<LayerOrder> orders(static_cast<std::size_t>(top) + 1);
+  for (int k = 1; k <= top; ++k) {
+    orders[static_cast<std::size_t>(k)] =
+        order_layer(filtration.layers[static_cast<std::size_t>(k)], control);
+    control.report(kFiltrationEnd + (kSortEnd - kFiltrationEnd) * k / top);
+  }
+  if (stats != nullptr) {
+    stats->sort_seconds += clock.lap();
+  }
+
+  PersistenceResult result;
+  result.diagrams.resize(static_cast<std::size_t>(top));
+  PairCollector pairs(filtration, representatives);
+  const std::vector<std::uint8_t> merging_edges =
+      vertex_pairs(filtration, orders[1], pairs, result.diagrams[0]);
+  if (top >= 2) {
+    std::vector<std::uint8_t> positive =
+        top_pairs(filtration, orders[static_cast<std::size_t>(top) - 1],
+                  orders[static_cast<std::size_t>(top)], pairs,
+                  result.diagrams[static_cast<std::size_t>(top) - 1], control);
+    for (int k = top - 2; k >= 1; --k) {
+      const double from = kSortEnd + (1 - kSortEnd) / 4;
+      const double step = (1 - from) / (top - 2);
+      positive = middle_pairs(filtration, k, orders, positive,
+                              k == 1 ? merging_edges : std::vector<std::uint8_t>{}, field,
+                              pairs, result.diagrams[static_cast<std::size_t>(k)], control,
+                              from + step * (top - 2 - k), from + step * (top - 1 - k));
+    }
+  }
+  if (stats != nullptr) {
+    stats->reduction_seconds += clock.lap();
+  }
+  result.diagrams.resize(std::min(result.diagrams.size(), static_cast<std::size_t>(maxdim) + 1));
+  return result;
+}
+
+}  // namespace tda::alpha_detail
