@@ -73,6 +73,7 @@ int run(const Arguments& args) {
     options.modulus = args.modulus;
     options.n_threads = args.threads;
     options.representatives = args.representatives;
+    tda::check_index_range(data.n, args.dim, args.modulus);
     std::optional<tda::RipsInput> input;
     if (data.is_point_cloud()) {
       const tda::Metric metric = tda::parse_metric(args.metric);

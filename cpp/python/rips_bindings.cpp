@@ -111,6 +111,8 @@ void bind_rips(nb::module_& m) {
 
   m.def("rips_input_from_points", &from_points, "points"_a, "metric"_a, "threshold"_a.none(),
         "n_threads"_a, "Distances of a point cloud; only pairs within threshold when given.");
+  m.def("check_index_range", &check_index_range, "n"_a, "maxdim"_a, "modulus"_a,
+        "Raise ResourceError when simplex indices would overflow 64 bits.");
   m.def("rips_input_from_matrix", &from_matrix, "matrix"_a, "A full symmetric distance matrix.");
   m.def("rips_input_from_sparse", &from_sparse, "n"_a, "rows"_a, "cols"_a, "values"_a,
         "Sparse distances as triplets; missing entries are +inf.");

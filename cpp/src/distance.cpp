@@ -177,6 +177,11 @@ SparseDistances::SparseDistances(std::size_t n, std::span<const Edge> edges) {
     });
     for (auto it = first; it != last; ++it) {
       if (out > new_offsets[v] && neighbors_[out - 1].vertex == it->vertex) {
+        if (neighbors_[out - 1].distance != it->distance) {
+          throw std::invalid_argument(fmt::format(
+              "the sparse distance matrix is not symmetric: entries ({}, {}) disagree ({} and {})",
+              v, it->vertex, neighbors_[out - 1].distance, it->distance));
+        }
         continue;
       }
       neighbors_[out++] = *it;

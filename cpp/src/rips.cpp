@@ -947,12 +947,16 @@ void validate(const RipsInput& input, const RipsOptions& options) {
   if (options.n_threads == 0) {
     throw std::invalid_argument("n_threads must be at least 1");
   }
-  if (options.modulus != 2) {
-    (void)PrimeField(options.modulus);  // throws for a non-prime
+  check_index_range(vertex_count(input), options.maxdim, options.modulus);
+}
+
+void check_index_range(std::size_t n, int maxdim, std::uint64_t modulus) {
+  if (modulus != 2) {
+    (void)PrimeField(modulus);  // throws for a non-prime
   }
-  const unsigned bits = options.modulus == 2 ? 0U : static_cast<unsigned>(std::bit_width(options.modulus - 1));
-  const int top = std::min<int>(options.maxdim, static_cast<int>(vertex_count(input)) - 1);
-  (void)Binomials(vertex_count(input), top + 2, index_limit(bits));
+  const unsigned bits = modulus == 2 ? 0U : static_cast<unsigned>(std::bit_width(modulus - 1));
+  const int top = std::min<int>(maxdim, static_cast<int>(n) - 1);
+  (void)Binomials(n, top + 2, index_limit(bits));
 }
 
 Estimate estimate_rips(const RipsInput& input, const RipsOptions& options) {

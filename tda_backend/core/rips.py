@@ -159,6 +159,9 @@ def vietoris_rips(
     p = check_coeff(coeff)
     limit = _threshold(threshold)
     started = time.perf_counter()
+    n_rows = getattr(data, "shape", (len(data),))[0] if hasattr(data, "__len__") else 0
+    if n_rows > 0:
+        _core.check_index_range(int(n_rows), maxdim, p)
     rips_input = _rips_input(data, metric, distance_matrix, limit, n_threads)
     raw = _core.vietoris_rips(
         rips_input,

@@ -57,7 +57,7 @@ class SparseDistances {
     value_t distance;
   };
   SparseDistances() = default;
-  // Builds from undirected edges on n vertices; an edge given twice keeps its smaller value,
+  // Builds from undirected edges on n vertices; an edge given twice must have one value,
   // self-loops are ignored, missing edges mean +inf. Validates finiteness and sign.
   SparseDistances(std::size_t n, std::span<const Edge> edges);
 

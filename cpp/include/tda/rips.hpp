@@ -24,6 +24,11 @@ struct RipsOptions {
 
 using RipsInput = std::variant<DenseDistances, SparseDistances>;
 
+// Throws ResourceError when simplices of up to maxdim + 1 dimensions on n vertices have
+// combinatorial indices beyond 64 bits (less the bits of coefficients mod p); cheap, so
+// callers run it before building distances.
+void check_index_range(std::size_t n, int maxdim, std::uint64_t modulus);
+
 // Validates options against the input; throws std::invalid_argument naming the problem and
 // ResourceError when simplex indices of the requested dimension would overflow 64 bits.
 void validate(const RipsInput& input, const RipsOptions& options);
