@@ -1,0 +1,1 @@
+"""The HTTP face: app factory, middleware, dependencies, and one route module per resource."""

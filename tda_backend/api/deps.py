@@ -1,0 +1,57 @@
+"""Dependencies, as ``Annotated`` aliases the routes declare their parameters with."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, Security
+from fastapi.security import APIKeyHeader
+
+from tda_backend.config import Settings
+from tda_backend.services.container import Services
+
+_api_key_header = APIKeyHeader(
+    name="X-API-Key", auto_error=False,
+    description="Required on /api/v1 when the server has API_KEYS set",
+)
+
+
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+def get_owner(
+    settings: SettingsDep, api_key: Annotated[str | None, Security(_api_key_header)]
+) -> str | None:
+    """Who is asking: None when access is open, else a fingerprint of their API key."""
+    keys = settings.api_key_set
+    if not keys:
+        return None
+    if api_key is not None:
+        for key in keys:
+            if hmac.compare_digest(key.encode(), api_key.encode()):
+                return hashlib.sha256(key.encode()).hexdigest()[:32]
+    raise HTTPException(
+        401, "X-API-Key: missing or unknown API key", headers={"WWW-Authenticate": "APIKey"}
+    )
+
+
+def get_request_id(request: Request) -> str | None:
+    request_id: str | None = getattr(request.state, "request_id", None)
+    return request_id
+
+
+OwnerDep = Annotated[str | None, Depends(get_owner)]
+RequestIdDep = Annotated[str | None, Depends(get_request_id)]

@@ -1,0 +1,54 @@
+"""Error responses: one handler per service error class, and ``ValueError`` as 422.
+
+422 bodies have FastAPI's validation shape (``detail`` is a list of ``{loc, msg, type}``) so that
+clients read every invalid-value error the same way; the other errors carry ``detail`` as a string.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from tda_backend.services.errors import (
+    ConflictError,
+    InvalidInputError,
+    LimitExceededError,
+    NotFoundError,
+    UnsupportedFormatError,
+)
+from tda_backend.services.telemetry import get_logger
+
+log = get_logger(__name__)
+
+_STATUS: dict[type[Exception], int] = {
+    NotFoundError: 404,
+    ConflictError: 409,
+    LimitExceededError: 413,
+    UnsupportedFormatError: 415,
+}
+
+
+async def _service_error(request: Request, exc: Exception) -> JSONResponse:
+    status = next(code for cls, code in _STATUS.items() if isinstance(exc, cls))
+    return JSONResponse({"detail": str(exc)}, status_code=status)
+
+
+async def _value_error(request: Request, exc: Exception) -> JSONResponse:
+    field = exc.field if isinstance(exc, InvalidInputError) else None
+    loc = ["body", field] if field else ["body"]
+    return JSONResponse(
+        {"detail": [{"loc": loc, "msg": str(exc), "type": "value_error"}]}, status_code=422
+    )
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.error("unhandled error", exc_info=exc, path=request.url.path)
+    return JSONResponse({"detail": "internal server error; the server log has the details"},
+                        status_code=500)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    for cls in _STATUS:
+        app.add_exception_handler(cls, _service_error)
+    app.add_exception_handler(ValueError, _value_error)
+    app.add_exception_handler(Exception, _unexpected)

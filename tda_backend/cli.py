@@ -1,0 +1,57 @@
+"""``python -m tda_backend.cli``: administrative commands.
+
+    migrate [--revision REV] [--database-url URL]   bring the schema up to date (default: head)
+    downgrade REV [--database-url URL]              step the schema back
+    current [--database-url URL]                    print the schema's revision
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from tda_backend.config import get_settings
+from tda_backend.services import database
+from tda_backend.services.telemetry import configure_logging
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m tda_backend.cli",
+                                     description="tda-platform administration")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def with_url(sub: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        sub.add_argument(
+            "--database-url",
+            help="SQLAlchemy async URL (default: DATABASE_URL, else SQLite in DATA_DIR)",
+        )
+        return sub
+
+    migrate = with_url(commands.add_parser("migrate", help="upgrade the database schema"))
+    migrate.add_argument("--revision", default="head")
+    downgrade = with_url(commands.add_parser("downgrade", help="downgrade the database schema"))
+    downgrade.add_argument("revision")
+    with_url(commands.add_parser("current", help="print the schema revision"))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = get_settings()
+    configure_logging(settings)
+    url = args.database_url or settings.resolved_database_url
+    if args.database_url is None and settings.embedded_database:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if args.command == "migrate":
+        database.upgrade(url, args.revision)
+        print(f"schema at {database.current_revision(url)}")
+    elif args.command == "downgrade":
+        database.downgrade(url, args.revision)
+        print(f"schema at {database.current_revision(url)}")
+    elif args.command == "current":
+        print(database.current_revision(url) or "empty (no migrations applied)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

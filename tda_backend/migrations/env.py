@@ -1,0 +1,53 @@
+"""Alembic environment: runs the revisions over the async engine the service itself uses."""
+
+from __future__ import annotations
+
+import asyncio
+
+from alembic import context
+from sqlalchemy.engine import Connection
+
+from tda_backend.models.tables import Base
+from tda_backend.services.database import create_engine, is_sqlite
+
+config = context.config
+target_metadata = Base.metadata
+url = config.get_main_option("sqlalchemy.url")
+if url is None:
+    raise RuntimeError("sqlalchemy.url is not set; run `python -m tda_backend.cli migrate`")
+
+
+def run_offline() -> None:
+    context.configure(
+        url=url, target_metadata=target_metadata, literal_binds=True,
+        render_as_batch=is_sqlite(url),
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def _run(connection: Connection) -> None:
+    # SQLite cannot ALTER most things in place: batch mode rebuilds tables when a revision needs it.
+    context.configure(
+        connection=connection, target_metadata=target_metadata,
+        render_as_batch=connection.dialect.name == "sqlite",
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+async def run_online() -> None:
+    assert url is not None
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as connection:
+            await connection.run_sync(_run)
+            await connection.commit()
+    finally:
+        await engine.dispose()
+
+
+if context.is_offline_mode():
+    run_offline()
+else:
+    asyncio.run(run_online())

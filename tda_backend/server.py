@@ -1,0 +1,63 @@
+"""``tda-server``: the HTTP API under uvicorn.
+
+Settings come from the environment or ``.env`` (``API_HOST``, ``API_PORT``, ``API_WORKERS``, ...);
+command-line options override them. On the embedded default the schema is migrated before the
+first request, and jobs run on worker threads inside each server process.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import uvicorn
+
+from tda_backend.config import get_settings
+from tda_backend.services import database
+from tda_backend.services.telemetry import configure_logging, get_logger
+
+log = get_logger("tda_backend.server")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tda-server", description="Run the tda-platform HTTP API (uvicorn)."
+    )
+    parser.add_argument("--host", help="interface to listen on (API_HOST)")
+    parser.add_argument("--port", type=int, help="port to listen on (API_PORT)")
+    parser.add_argument("--workers", type=int, help="server processes (API_WORKERS)")
+    parser.add_argument("--reload", action="store_true",
+                        help="restart when the code changes (development; one process)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
+    settings = get_settings()
+    configure_logging(settings)
+    settings.export_environment()
+    host = args.host or settings.api_host
+    port = settings.api_port if args.port is None else args.port
+    workers = args.workers or settings.api_workers
+    if settings.embedded_database:
+        # Once here rather than racing in every worker process.
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        database.upgrade(settings.resolved_database_url)
+    log.info("starting tda-server", host=host, port=port, workers=1 if args.reload else workers,
+             reload=args.reload)
+    uvicorn.run(
+        "tda_backend.api.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=None if args.reload else workers,
+        reload=args.reload,
+        reload_dirs=[str(Path(__file__).resolve().parent)] if args.reload else None,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=15,
+    )
+
+
+if __name__ == "__main__":
+    main()

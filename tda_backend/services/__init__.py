@@ -1,0 +1,1 @@
+"""The service layer: storage, parsing, computation, jobs, cache, telemetry; no HTTP here."""

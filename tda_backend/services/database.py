@@ -1,0 +1,128 @@
+"""The database: async engine, sessions, and schema migrations (Alembic).
+
+SQLite (the embedded default) is opened in WAL mode with a busy timeout, and every transaction
+starts with ``BEGIN IMMEDIATE``: read-then-write transactions from several connections (and several
+processes) then wait for each other instead of failing with "database is locked".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import event, text
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def is_sqlite(url: str) -> bool:
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def create_engine(url: str) -> AsyncEngine:
+    if not is_sqlite(url):
+        return create_async_engine(url, pool_pre_ping=True)
+    sqlite_path = make_url(url).database
+    if sqlite_path:
+        Path(sqlite_path).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_async_engine(url)
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the driver, decide where transactions begin (see _on_begin).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+async def ping(engine: AsyncEngine) -> None:
+    async with engine.connect() as connection:
+        await connection.execute(text("SELECT 1"))
+
+
+def alembic_config(url: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    # ConfigParser interpolation would read a '%' in a password as a reference.
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+@contextmanager
+def _migration_lock(url: str) -> Iterator[None]:
+    """Serialize migrations of one SQLite file by several processes starting at once."""
+    database = make_url(url).database if is_sqlite(url) else None
+    if not database:
+        yield
+        return
+    lock_path = Path(database).with_name(Path(database).name + ".migrate.lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with lock_path.open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def upgrade(url: str, revision: str = "head") -> None:
+    """Bring the schema to ``revision``. Synchronous; runs its own event loop."""
+    with _migration_lock(url):
+        command.upgrade(alembic_config(url), revision)
+
+
+def downgrade(url: str, revision: str) -> None:
+    with _migration_lock(url):
+        command.downgrade(alembic_config(url), revision)
+
+
+def current_revision(url: str) -> str | None:
+    async def read() -> str | None:
+        engine = create_engine(url)
+        try:
+            async with engine.connect() as connection:
+                exists = await connection.run_sync(
+                    lambda c: c.dialect.has_table(c, "alembic_version")
+                )
+                if not exists:
+                    return None
+                row = (await connection.execute(text("SELECT version_num FROM alembic_version"))
+                       ).first()
+                return None if row is None else str(row[0])
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(read())
+
+
+async def upgrade_async(url: str) -> None:
+    """``upgrade`` from inside a running event loop (Alembic's env runs a loop of its own)."""
+    await asyncio.to_thread(upgrade, url)

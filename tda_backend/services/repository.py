@@ -1,0 +1,214 @@
+"""Database access for datasets, jobs and results. Each method is one short transaction.
+
+Job state changes are conditional updates (``WHERE status = ... AND worker = ...``), so that two
+processes can never both start a job, and a worker whose job was taken from it (its lease expired)
+cannot overwrite what happened since.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+from sqlalchemy import func, select, update
+from sqlalchemy.engine import CursorResult
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from tda_backend.models.tables import Dataset, Job, Result, utcnow
+from tda_backend.services.errors import ConflictError, NotFoundError
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex}"
+
+
+@dataclass(frozen=True)
+class Recovery:
+    job_id: str
+    status: str
+    reason: str
+
+
+def _rowcount(result: Any) -> int:
+    return cast(CursorResult[Any], result).rowcount
+
+
+class Repository:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    # -- datasets -------------------------------------------------------------------------------
+
+    async def add_dataset(self, dataset: Dataset) -> None:
+        async with self._sessions.begin() as session:
+            session.add(dataset)
+
+    async def get_dataset(self, data_id: str, owner: str | None, *, field: str = "data_id"
+                          ) -> Dataset:
+        async with self._sessions() as session:
+            dataset = await session.get(Dataset, data_id)
+        if dataset is None or (owner is not None and dataset.owner != owner):
+            raise NotFoundError(f"{field}: no data with id {data_id!r}")
+        return dataset
+
+    # -- jobs -----------------------------------------------------------------------------------
+
+    async def add_job(self, job: Job) -> None:
+        async with self._sessions.begin() as session:
+            session.add(job)
+
+    async def get_job(self, job_id: str, owner: str | None) -> Job:
+        async with self._sessions() as session:
+            job = await session.get(Job, job_id)
+        if job is None or (owner is not None and job.owner != owner):
+            raise NotFoundError(f"job_id: no job with id {job_id!r}")
+        return job
+
+    async def list_jobs(
+        self, owner: str | None, status: str | None, limit: int, offset: int
+    ) -> tuple[list[Job], int]:
+        conditions = []
+        if owner is not None:
+            conditions.append(Job.owner == owner)
+        if status is not None:
+            conditions.append(Job.status == status)
+        async with self._sessions() as session:
+            total = await session.scalar(select(func.count()).select_from(Job).where(*conditions))
+            jobs = await session.scalars(
+                select(Job).where(*conditions)
+                .order_by(Job.created_at.desc(), Job.id.desc()).limit(limit).offset(offset)
+            )
+            return list(jobs), int(total or 0)
+
+    async def request_cancel(self, job_id: str, owner: str | None) -> Job:
+        """Cancel a queued job at once; flag a running one for its worker. 409 when finished."""
+        now = utcnow()
+        async with self._sessions.begin() as session:
+            job = await session.get(Job, job_id)
+            if job is None or (owner is not None and job.owner != owner):
+                raise NotFoundError(f"job_id: no job with id {job_id!r}")
+            if job.status == "queued":
+                job.status, job.finished_at, job.cancel_requested = "cancelled", now, True
+            elif job.status == "running":
+                job.cancel_requested = True
+            elif job.status != "cancelled":
+                raise ConflictError(
+                    f"job_id: job {job_id} has already {job.status}; nothing to cancel"
+                )
+            return job
+
+    async def claim_next(self, worker: str) -> Job | None:
+        """Start the oldest queued job for ``worker``; None when nothing is queued."""
+        now = utcnow()
+        async with self._sessions.begin() as session:
+            candidates = await session.scalars(
+                select(Job.id).where(Job.status == "queued")
+                .order_by(Job.created_at, Job.id).limit(8).with_for_update(skip_locked=True)
+            )
+            for job_id in candidates:
+                claimed = await session.execute(
+                    update(Job).where(Job.id == job_id, Job.status == "queued").values(
+                        status="running", worker=worker, attempts=Job.attempts + 1,
+                        started_at=now, heartbeat_at=now, progress=0.0, error=None,
+                    )
+                )
+                if _rowcount(claimed) == 1:
+                    return await session.get(Job, job_id, populate_existing=True)
+        return None
+
+    async def heartbeat(self, job_id: str, worker: str, progress: float) -> bool | None:
+        """Record liveness and progress. Returns whether a cancel was requested; None if the job
+        is no longer this worker's."""
+        async with self._sessions.begin() as session:
+            touched = await session.execute(
+                update(Job).where(Job.id == job_id, Job.worker == worker, Job.status == "running")
+                .values(heartbeat_at=utcnow(), progress=progress)
+            )
+            if _rowcount(touched) != 1:
+                return None
+            return bool(await session.scalar(select(Job.cancel_requested).where(Job.id == job_id)))
+
+    async def finish(
+        self, job_id: str, worker: str, status: str, error: str | None = None
+    ) -> bool:
+        values: dict[str, Any] = {"status": status, "error": error, "finished_at": utcnow()}
+        if status == "succeeded":
+            values["progress"] = 1.0
+        async with self._sessions.begin() as session:
+            done = await session.execute(
+                update(Job).where(Job.id == job_id, Job.worker == worker, Job.status == "running")
+                .values(**values)
+            )
+            return _rowcount(done) == 1
+
+    async def requeue(self, job_id: str, worker: str, *, count_attempt: bool) -> bool:
+        """Give a job back to the queue (its worker is shutting down)."""
+        values: dict[str, Any] = {
+            "status": "queued", "worker": None, "progress": 0.0, "started_at": None,
+            "heartbeat_at": None,
+        }
+        if not count_attempt:
+            values["attempts"] = Job.attempts - 1
+        async with self._sessions.begin() as session:
+            done = await session.execute(
+                update(Job).where(Job.id == job_id, Job.worker == worker, Job.status == "running")
+                .values(**values)
+            )
+            return _rowcount(done) == 1
+
+    async def recover(
+        self, *, is_dead: Callable[[str | None], bool], lease_s: float, max_attempts: int
+    ) -> list[Recovery]:
+        """Requeue (or fail, after ``max_attempts`` starts) running jobs whose worker is gone:
+        its process is known dead, or its heartbeat is older than the lease."""
+        now = utcnow()
+        stale_before = now - timedelta(seconds=lease_s)
+        recovered: list[Recovery] = []
+        async with self._sessions.begin() as session:
+            running = await session.scalars(
+                select(Job).where(Job.status == "running").with_for_update(skip_locked=True)
+            )
+            for job in running:
+                heartbeat: datetime | None = job.heartbeat_at
+                if not (heartbeat is None or heartbeat < stale_before or is_dead(job.worker)):
+                    continue
+                reason = f"its worker {job.worker} stopped during attempt {job.attempts}"
+                if job.cancel_requested:
+                    job.status, job.finished_at = "cancelled", now
+                elif job.attempts >= max_attempts:
+                    job.status, job.finished_at = "failed", now
+                    job.error = (
+                        f"{reason} of {max_attempts}; not retried again (JOB_MAX_ATTEMPTS)"
+                    )
+                else:
+                    job.status, job.progress = "queued", 0.0
+                    job.started_at = job.heartbeat_at = None
+                job.worker = None
+                recovered.append(Recovery(job.id, job.status, reason))
+        return recovered
+
+    async def job_counts(self) -> dict[tuple[str, str], int]:
+        async with self._sessions() as session:
+            rows = await session.execute(
+                select(Job.algorithm, Job.status, func.count()).group_by(Job.algorithm, Job.status)
+            )
+            return {(algorithm, status): int(n) for algorithm, status, n in rows.tuples()}
+
+    # -- results --------------------------------------------------------------------------------
+
+    async def find_result(self, key: str) -> Result | None:
+        async with self._sessions() as session:
+            return await session.get(Result, key)
+
+    async def add_result(self, result: Result) -> None:
+        """Record a result; an identical one recorded meanwhile by another job is as good."""
+        try:
+            async with self._sessions.begin() as session:
+                session.add(result)
+        except IntegrityError:
+            if await self.find_result(result.key) is None:
+                raise

@@ -1,0 +1,77 @@
+"""Helpers shared by the API tests: building data, uploading, submitting, waiting."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import numpy as np
+
+TERMINAL = {"succeeded", "failed", "cancelled"}
+
+
+def npy_bytes(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    return buffer.getvalue()
+
+
+def circle(n: int = 24, noise: float = 0.0, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    angles = np.linspace(0, 2 * np.pi, n, endpoint=False)
+    points = np.column_stack([np.cos(angles), np.sin(angles)])
+    return points + noise * rng.standard_normal(points.shape)
+
+
+def random_cloud(n: int, d: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).standard_normal((n, d))
+
+
+async def upload_array(
+    client: httpx.AsyncClient, array: np.ndarray, kind: str = "point_cloud"
+) -> dict[str, Any]:
+    response = await client.post(
+        "/api/v1/data/upload",
+        files={"file": ("data.npy", npy_bytes(array), "application/octet-stream")},
+        data={"kind": kind},
+    )
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def submit(client: httpx.AsyncClient, algorithm: str, **params: Any) -> dict[str, Any]:
+    response = await client.post(f"/api/v1/tda/compute/{algorithm}", json=params)
+    assert response.status_code == 202, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def wait_for(
+    client: httpx.AsyncClient, job_id: str, *, timeout: float = 60.0,
+    until: Callable[[dict[str, Any]], bool] = lambda job: job["status"] in TERMINAL,
+) -> dict[str, Any]:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        response = await client.get(f"/api/v1/tda/jobs/{job_id}")
+        assert response.status_code == 200, response.text
+        job: dict[str, Any] = response.json()
+        if until(job):
+            return job
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"job {job_id} still {job['status']} after {timeout} s: {job}")
+        await asyncio.sleep(0.05)
+
+
+def detail_text(response: httpx.Response) -> str:
+    """The error message(s) of a 4xx answer as one string."""
+    detail = response.json()["detail"]
+    if isinstance(detail, list):
+        return " | ".join(
+            ".".join(str(p) for p in item.get("loc", [])) + ": " + str(item.get("msg"))
+            for item in detail
+        )
+    return str(detail)
