@@ -159,8 +159,10 @@ def vietoris_rips(
     p = check_coeff(coeff)
     limit = _threshold(threshold)
     started = time.perf_counter()
-    n_rows = getattr(data, "shape", (len(data),))[0] if hasattr(data, "__len__") else 0
+    shape = getattr(data, "shape", None)
+    n_rows = shape[0] if shape else len(data) if isinstance(data, list | tuple) else 0
     if n_rows > 0:
+        # Before any O(n^2) work: refuse sizes whose simplex indices overflow.
         _core.check_index_range(int(n_rows), maxdim, p)
     rips_input = _rips_input(data, metric, distance_matrix, limit, n_threads)
     raw = _core.vietoris_rips(
