@@ -122,7 +122,7 @@ BAD_INPUTS: list[tuple[str, Any, dict[str, Any], str]] = [
 )
 def test_bad_input_raises_value_error(data: Any, kwargs: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
-        vietoris_rips(data, maxdim=kwargs.pop("maxdim", 1), **kwargs)
+        vietoris_rips(data, **{"maxdim": 1, **kwargs})
 
 
 @pytest.mark.timeout(30)

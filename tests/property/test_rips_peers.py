@@ -40,7 +40,7 @@ pytestmark = pytest.mark.property
 Diagram = NDArray[np.float64]
 RTOL = 1e-9
 PRIMES = (2, 3, 5, 7)
-N_CASES = 300
+N_CASES = 400
 
 
 # --------------------------------------------------------------------------------------------
@@ -131,16 +131,16 @@ def draw_case(seed: int) -> Case:
     kind = str(rng.choice(["points", "matrix", "ties", "sparse"], p=[0.35, 0.25, 0.15, 0.25]))
     maxdim = int(rng.choice([0, 1, 2, 3], p=[0.15, 0.4, 0.3, 0.15]))
     # Sizes keep the whole suite within a few minutes: GUDHI builds the full complex up to
-    # dimension maxdim + 1. A few larger inputs in dimensions 0 and 1.
-    large = rng.random() < 0.12
+    # dimension maxdim + 1. One in five is larger (n up to 150 in dimensions 0 and 1).
+    large = rng.random() < 0.2
     if maxdim == 0:
         n = int(rng.integers(60, 151) if large else rng.integers(4, 60))
     elif maxdim == 1:
         n = int(rng.integers(100, 151) if large else rng.integers(4, 80))
     elif maxdim == 2:
-        n = int(rng.integers(40, 61) if large else rng.integers(4, 36))
+        n = int(rng.integers(40, 81) if large else rng.integers(4, 36))
     else:
-        n = int(rng.integers(18, 27) if large else rng.integers(4, 19))
+        n = int(rng.integers(20, 36) if large else rng.integers(4, 19))
     if kind == "points":
         shape = str(rng.choice(["cube", "gauss", "sphere", "clusters", "duplicates", "grid"]))
     elif kind == "matrix":
