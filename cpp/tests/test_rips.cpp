@@ -53,7 +53,8 @@ TEST(Rips, CircleHasOneLongLoop) {
   EXPECT_EQ(betti_at(r, 0, 0.5), 1);
   EXPECT_EQ(betti_at(r, 1, 0.5), 1);
   EXPECT_EQ(betti_at(r, 1, 1.5), 1);
-  EXPECT_EQ(betti_at(r, 1, 1.8), 0);  // dies once triangles span a third of the circle
+  // Dies once a triangle of the sample holds the centre: sides 2 sin(6 pi / 16) and less.
+  EXPECT_DOUBLE_EQ(r.diagrams[1][0].death, 2 * std::sin(6 * std::numbers::pi / 16));
   EXPECT_EQ(r.diagrams[1].size(), 1U);
 }
 
