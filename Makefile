@@ -29,7 +29,8 @@ export CMAKE_BUILD_PARALLEL_LEVEL := $(JOBS)
 
 section = @printf '\n========== %s ==========\n' "$(1)"
 
-.PHONY: help bootstrap run build test test-cpp test-py lint format bench clean
+.PHONY: help bootstrap run build test test-cpp test-py lint lint-clang-format lint-clang-tidy \
+        lint-ruff lint-ruff-format lint-mypy format bench clean
 
 help:
 	@echo 'Set-up commands (each installs what it needs first):'
@@ -75,15 +76,29 @@ test-py:
 	if [[ $$status -eq 5 ]]; then echo 'pytest collected no test'; status=0; fi; \
 	exit $$status
 
+# Every check runs (make -k) and the lint fails if any of them does.
 lint: build
+	@$(MAKE) --no-print-directory -k lint-clang-format lint-clang-tidy lint-ruff lint-ruff-format \
+	  lint-mypy
+
+lint-clang-format:
 	$(call section,clang-format)
 	$(CLANG_FORMAT) --dry-run -Werror $(CPP_FILES)
+
+lint-clang-tidy:
 	$(call section,clang-tidy)
 	@printf '%s\n' $(TIDY_FILES) | xargs -r -P $(JOBS) -n 1 \
 	  $(CLANG_TIDY) -p $(BUILD_DIR) $(CLANG_TIDY_ARGS) 2> >(grep -Ev '^[0-9]+ warnings? generated' >&2)
-	$(call section,ruff)
+
+lint-ruff:
+	$(call section,ruff check)
 	$(BIN)/ruff check $(PY_DIRS)
+
+lint-ruff-format:
+	$(call section,ruff format --check)
 	$(BIN)/ruff format --check $(PY_DIRS)
+
+lint-mypy:
 	$(call section,mypy)
 	$(BIN)/mypy
 
