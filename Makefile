@@ -25,11 +25,12 @@ CPP_FILES  = $(shell find cpp \( -name '*.hpp' -o -name '*.cpp' \) -print 2>/dev
 TIDY_FILES = $(wildcard cpp/src/*.cpp cpp/cli/*.cpp)
 PY_DIRS    = $(wildcard tda_backend tests bench scripts)
 
+export VENV
 export CMAKE_BUILD_PARALLEL_LEVEL := $(JOBS)
 
 section = @printf '\n========== %s ==========\n' "$(1)"
 
-.PHONY: help bootstrap run build test test-cpp test-py lint lint-clang-format lint-clang-tidy \
+.PHONY: help bootstrap run configure build test test-cpp test-py lint lint-clang-format lint-clang-tidy \
         lint-ruff lint-ruff-format lint-mypy format bench clean
 
 help:
@@ -52,10 +53,12 @@ run: bootstrap
 	$(RUN_CMD)
 
 # Configured once; later the build reruns CMake by itself when a CMakeLists.txt changes.
-build: bootstrap
-	$(call section,C++ build: $(BUILD_DIR))
+configure: bootstrap
 	@if [[ ! -f $(BUILD_DIR)/build.ninja ]]; then set -x; \
 	  cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release -DTDA_BUILD_TESTS=ON; fi
+
+build: configure
+	$(call section,C++ build: $(BUILD_DIR))
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
 # Both suites run even when the first fails, so one run shows every failure.
@@ -76,8 +79,9 @@ test-py:
 	if [[ $$status -eq 5 ]]; then echo 'pytest collected no test'; status=0; fi; \
 	exit $$status
 
-# Every check runs (make -k) and the lint fails if any of them does.
-lint: build
+# Every check runs (make -k) and the lint fails if any of them does. clang-tidy needs only the
+# configured tree's compile_commands.json.
+lint: configure
 	@$(MAKE) --no-print-directory -k lint-clang-format lint-clang-tidy lint-ruff lint-ruff-format \
 	  lint-mypy
 
