@@ -8,6 +8,7 @@ namespace nb = nanobind;
 
 namespace tda::python {
 void bind_rips(nb::module_& m);
+void bind_alpha(nb::module_& m);
 }  // namespace tda::python
 
 NB_MODULE(_core, m) {
@@ -21,4 +22,5 @@ NB_MODULE(_core, m) {
       .def("cancel", &tda::python::CancelToken::cancel, "Ask the computation to stop.")
       .def_prop_ro("cancelled", &tda::python::CancelToken::cancelled);
   tda::python::bind_rips(m);
+  tda::python::bind_alpha(m);
 }

@@ -246,8 +246,8 @@ PersistenceResult alpha_complex(const double* points, std::size_t n, std::size_t
   }
   control.check_cancelled();
   alpha_detail::StageClock clock;
-  const int maxdim =
-      options.maxdim < 0 ? static_cast<int>(dim) - 1 : std::min(options.maxdim, static_cast<int>(dim) - 1);
+  // Dimensions d and above are empty but listed when asked for.
+  const int maxdim = options.maxdim < 0 ? static_cast<int>(dim) - 1 : options.maxdim;
   const DistinctPoints distinct = deduplicate(points, n, dim);
   const std::size_t distinct_count = distinct.original_index.size();
   if (stats != nullptr) {

@@ -111,18 +111,15 @@ DelaunayFiltration delaunay_filtration_2(const double* coordinates, std::size_t 
     std::array<index_t, 2> v = {face->vertex(Delaunay::cw(i))->info(),
                                 face->vertex(Delaunay::ccw(i))->info()};
     std::sort(v.begin(), v.end());
-    const Point& p = points[v[0]];
-    const Point& q = points[v[1]];
     const index_t id = face->info();
     const index_t other = neighbor->info();
-    bool attached =
-        CGAL::side_of_bounded_circle(p, q, face->vertex(i)->point()) == CGAL::ON_BOUNDED_SIDE;
+    bool attached = inside_diametral_ball(point(v[0]), point(v[1]), point(face->vertex(i)->info()), 2);
     double cofaces_min = triangles.values[id];
     if (other != kNone) {
       cofaces_min = std::min(cofaces_min, triangles.values[other]);
       attached = attached ||
-                 CGAL::side_of_bounded_circle(p, q, triangulation->mirror_vertex(face, i)->point()) ==
-                     CGAL::ON_BOUNDED_SIDE;
+                 inside_diametral_ball(point(v[0]), point(v[1]),
+                                       point(triangulation->mirror_vertex(face, i)->info()), 2);
     }
     const double value =
         attached ? cofaces_min

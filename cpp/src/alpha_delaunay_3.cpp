@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <cstddef>
+#include <cstdint>
 #include <limits>
 #include <memory>
 #include <numeric>
@@ -108,15 +109,34 @@ DelaunayFiltration delaunay_filtration_3(const double* coordinates, std::size_t 
   for (const auto cell : triangulation->all_cell_handles()) {
     cell->info() = kNone;
   }
+  // attached_masks[c] bit i: vertex i of cell c (CGAL's order) is inside the diametral ball of
+  // the facet opposite it.
+  std::vector<std::uint8_t> attached_masks;
+  attached_masks.reserve(cell_count);
   index_t next_cell = 0;
   for (const auto cell : triangulation->finite_cell_handles()) {
     cell->info() = next_cell++;
-    std::array<index_t, 4> v = {cell->vertex(0)->info(), cell->vertex(1)->info(),
-                                cell->vertex(2)->info(), cell->vertex(3)->info()};
-    std::sort(v.begin(), v.end());
-    tetrahedra.vertices.insert(tetrahedra.vertices.end(), v.begin(), v.end());
-    tetrahedra.values.push_back(
-        squared_circumradius_tetrahedron(point(v[0]), point(v[1]), point(v[2]), point(v[3])));
+    const std::array<index_t, 4> corners = {cell->vertex(0)->info(), cell->vertex(1)->info(),
+                                            cell->vertex(2)->info(), cell->vertex(3)->info()};
+    int mask = 0;
+    tetrahedra.values.push_back(squared_circumradius_tetrahedron(
+        point(corners[0]), point(corners[1]), point(corners[2]), point(corners[3]), &mask));
+    if (mask < 0) {
+      // Too flat for floating point: ask the exact predicate.
+      mask = 0;
+      for (int i = 0; i < 4; ++i) {
+        if (CGAL::side_of_bounded_sphere(cell->vertex((i + 1) & 3)->point(),
+                                         cell->vertex((i + 2) & 3)->point(),
+                                         cell->vertex((i + 3) & 3)->point(),
+                                         cell->vertex(i)->point()) == CGAL::ON_BOUNDED_SIDE) {
+          mask |= 1 << i;
+        }
+      }
+    }
+    attached_masks.push_back(static_cast<std::uint8_t>(mask));
+    std::array<index_t, 4> sorted = corners;
+    std::sort(sorted.begin(), sorted.end());
+    tetrahedra.vertices.insert(tetrahedra.vertices.end(), sorted.begin(), sorted.end());
     ticker.tick();
   }
 
@@ -136,17 +156,11 @@ DelaunayFiltration delaunay_filtration_3(const double* coordinates, std::size_t 
                                   cell->vertex((i + 2) & 3)->info(),
                                   cell->vertex((i + 3) & 3)->info()};
       std::sort(v.begin(), v.end());
-      const Point& p = points[v[0]];
-      const Point& q = points[v[1]];
-      const Point& r = points[v[2]];
-      bool attached = CGAL::side_of_bounded_sphere(p, q, r, cell->vertex(i)->point()) ==
-                      CGAL::ON_BOUNDED_SIDE;
+      bool attached = ((attached_masks[id] >> i) & 1U) != 0;
       double cofaces_min = tetrahedra.values[id];
       if (other != kNone) {
         cofaces_min = std::min(cofaces_min, tetrahedra.values[other]);
-        attached = attached || CGAL::side_of_bounded_sphere(
-                                   p, q, r, triangulation->mirror_vertex(cell, i)->point()) ==
-                                   CGAL::ON_BOUNDED_SIDE;
+        attached = attached || ((attached_masks[other] >> neighbor->index(cell)) & 1U) != 0;
       }
       const double value =
           attached ? cofaces_min
@@ -221,9 +235,7 @@ DelaunayFiltration delaunay_filtration_3(const double* coordinates, std::size_t 
       const index_t e = edge_index(a, b);
       triangles.facets[3 * t + static_cast<std::size_t>(i)] = e;
       edges.values[e] = std::min(edges.values[e], value);
-      if (attached[e] == 0 &&
-          CGAL::side_of_bounded_sphere(points[a], points[b], points[v[i]]) ==
-              CGAL::ON_BOUNDED_SIDE) {
+      if (attached[e] == 0 && inside_diametral_ball(point(a), point(b), point(v[i]), 3)) {
         attached[e] = 1;
       }
     }

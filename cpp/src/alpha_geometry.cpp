@@ -254,7 +254,7 @@ double squared_circumradius_triangle_3(const double* p, const double* q, const d
 }
 
 double squared_circumradius_tetrahedron(const double* p, const double* q, const double* r,
-                                        const double* s) {
+                                        const double* s, int* attached) {
   // center - p = (|a|^2 (b x c) + |b|^2 (c x a) + |c|^2 (a x b)) / (2 a . (b x c)).
   const double ax = q[0] - p[0];
   const double ay = q[1] - p[1];
@@ -280,11 +280,21 @@ double squared_circumradius_tetrahedron(const double* p, const double* q, const 
   const double det = ax * bcx + ay * bcy + az * bcz;
   if (!(det * det * kMaxCondition * kMaxCondition > a2 * b2 * c2)) {
     const double* simplex[] = {p, q, r, s};
+    *attached = -1;
     return squared_circumradius_exact(simplex, 3);
   }
   const double nx = a2 * bcx + b2 * cax + c2 * abx;
   const double ny = a2 * bcy + b2 * cay + c2 * aby;
   const double nz = a2 * bcz + b2 * caz + c2 * abz;
+  // Barycentric coordinates of the center, times 2 det^2: n . (b x c), n . (c x a), n . (a x b)
+  // for q, r, s and the rest of 2 det^2 for p. A negative one puts the center beyond the facet
+  // opposite that vertex, which is then inside the facet's diametral ball.
+  const double weight_q = nx * bcx + ny * bcy + nz * bcz;
+  const double weight_r = nx * cax + ny * cay + nz * caz;
+  const double weight_s = nx * abx + ny * aby + nz * abz;
+  const double weight_p = 2 * det * det - weight_q - weight_r - weight_s;
+  *attached = (weight_p < 0 ? 1 : 0) | (weight_q < 0 ? 2 : 0) | (weight_r < 0 ? 4 : 0) |
+              (weight_s < 0 ? 8 : 0);
   return (nx * nx + ny * ny + nz * nz) / (4 * det * det);
 }
 

@@ -89,8 +89,20 @@ double squared_circumradius_exact(std::span<const double* const> simplex, std::s
 // Specialised forms for 2D and 3D (same accuracy contract).
 double squared_circumradius_triangle_2(const double* p, const double* q, const double* r);
 double squared_circumradius_triangle_3(const double* p, const double* q, const double* r);
+// Also sets bit i of *attached when vertex i lies strictly inside the diametral ball of the
+// facet opposite it (the circumcenter lies beyond that facet), or *attached = -1 when the
+// tetrahedron is too flat for floating point to decide.
 double squared_circumradius_tetrahedron(const double* p, const double* q, const double* r,
-                                        const double* s);
+                                        const double* s, int* attached);
+// Whether t lies strictly inside the ball with diameter pq (the angle at t is obtuse).
+inline bool inside_diametral_ball(const double* p, const double* q, const double* t,
+                                  std::size_t dim) {
+  double dot = 0;
+  for (std::size_t i = 0; i < dim; ++i) {
+    dot += (p[i] - t[i]) * (q[i] - t[i]);
+  }
+  return dot < 0;
+}
 inline double squared_half_length(const double* p, const double* q, std::size_t dim) {
   double sum = 0;
   for (std::size_t i = 0; i < dim; ++i) {

@@ -10,6 +10,7 @@
 // Each dimension is ordered by (value, vertex list); dimensions never share a matrix axis, so
 // the order across dimensions only has to put faces first, which monotone values guarantee.
 #include <algorithm>
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <numeric>
@@ -31,23 +32,55 @@ struct LayerOrder {
 
 LayerOrder order_layer(const SimplexLayer& layer, const Control& control) {
   struct Key {
-    double value;
+    std::uint64_t bits;  // a non-negative double orders as its bit pattern
     index_t simplex;
   };
   const std::size_t size = layer.size();
   std::vector<Key> keys(size);
+  std::vector<Key> scratch(size);
   for (std::size_t i = 0; i < size; ++i) {
-    keys[i] = {layer.values[i], static_cast<index_t>(i)};
+    keys[i] = {std::bit_cast<std::uint64_t>(layer.values[i]), static_cast<index_t>(i)};
   }
-  control.check_cancelled();
-  std::sort(keys.begin(), keys.end(), [&](const Key& a, const Key& b) {
-    if (a.value != b.value) {
-      return a.value < b.value;
+  // Least-significant-digit radix sort, 11 bits a pass; passes where every key has the same
+  // digit (the exponent bits of a narrow range of values) are skipped.
+  constexpr unsigned kDigitBits = 11;
+  constexpr std::size_t kBuckets = std::size_t{1} << kDigitBits;
+  std::vector<std::size_t> counts(kBuckets);
+  for (unsigned shift = 0; shift < 64; shift += kDigitBits) {
+    control.check_cancelled();
+    std::fill(counts.begin(), counts.end(), 0);
+    for (const Key& key : keys) {
+      ++counts[(key.bits >> shift) & (kBuckets - 1)];
     }
+    if (size == 0 || counts[(keys[0].bits >> shift) & (kBuckets - 1)] == size) {
+      continue;
+    }
+    std::size_t total = 0;
+    for (auto& count : counts) {
+      total += std::exchange(count, total);
+    }
+    for (const Key& key : keys) {
+      scratch[counts[(key.bits >> shift) & (kBuckets - 1)]++] = key;
+    }
+    keys.swap(scratch);
+  }
+  // Equal values are ordered by vertex list, independently of how the simplices were found.
+  const auto lexicographic = [&](const Key& a, const Key& b) {
     const auto va = layer.simplex(a.simplex);
     const auto vb = layer.simplex(b.simplex);
     return std::lexicographical_compare(va.begin(), va.end(), vb.begin(), vb.end());
-  });
+  };
+  for (std::size_t first = 0; first < size;) {
+    std::size_t last = first + 1;
+    while (last < size && keys[last].bits == keys[first].bits) {
+      ++last;
+    }
+    if (last - first > 1) {
+      std::sort(keys.begin() + static_cast<std::ptrdiff_t>(first),
+                keys.begin() + static_cast<std::ptrdiff_t>(last), lexicographic);
+    }
+    first = last;
+  }
   LayerOrder order;
   order.simplex_at.resize(size);
   order.rank_of.resize(size);
@@ -278,8 +311,12 @@ std::vector<std::uint8_t> middle_pairs(const DelaunayFiltration& filtration, int
       const coefficient_t sign = (i % 2 == 0) ? 1 : field.negate(1);
       column.push_back({row_order.rank_of[face], sign});
     }
-    std::sort(column.begin(), column.end(),
-              [](const auto& a, const auto& b) { return a.row > b.row; });
+    // Insertion sort: a boundary has dim + 2 entries.
+    for (std::size_t i = 1; i < column.size(); ++i) {
+      for (std::size_t j = i; j > 0 && column[j - 1].row < column[j].row; --j) {
+        std::swap(column[j - 1], column[j]);
+      }
+    }
     const index_t pivot = reduction.reduce(column);
     if (pivot != kNone) {
       const index_t birth = row_order.simplex_at[pivot];
