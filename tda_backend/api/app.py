@@ -9,7 +9,7 @@ from fastapi import APIRouter, FastAPI
 
 from tda_backend import __version__
 from tda_backend.api.errors import install_error_handlers
-from tda_backend.api.middleware import RequestContextMiddleware
+from tda_backend.api.middleware import RequestContextMiddleware, RouteTemplates
 from tda_backend.api.routes import data, health, jobs, metrics, results, stream
 from tda_backend.config import Settings, get_settings
 from tda_backend.services.container import Services
@@ -50,7 +50,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     install_error_handlers(app)
     app.add_middleware(
-        RequestContextMiddleware, max_body_bytes=settings.max_upload_bytes + _BODY_OVERHEAD_BYTES
+        RequestContextMiddleware,
+        max_body_bytes=settings.max_upload_bytes + _BODY_OVERHEAD_BYTES,
+        route_of=RouteTemplates(lambda: [*app.openapi()["paths"], "/docs", "/redoc"]),
     )
     api = APIRouter(prefix=API_PREFIX)
     for module in (data, jobs, results, stream):

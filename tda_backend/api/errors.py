@@ -25,6 +25,7 @@ _STATUS: dict[type[Exception], int] = {
     ConflictError: 409,
     LimitExceededError: 413,
     UnsupportedFormatError: 415,
+    NotImplementedError: 501,  # an engine build without the requested algorithm
 }
 
 

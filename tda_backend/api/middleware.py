@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from collections.abc import Callable, Iterable
 
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -20,10 +21,28 @@ _VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 _QUIET_PATHS = frozenset({"/health", "/metrics"})
 
 
+class RouteTemplates:
+    """Maps a request path to its route's template (``/api/v1/tda/jobs/{job_id}``), so that
+    metrics have one series per route rather than per id."""
+
+    def __init__(self, templates: Callable[[], Iterable[str]]) -> None:
+        self._source = templates
+        self._compiled: list[tuple[re.Pattern[str], str]] | None = None
+
+    def __call__(self, path: str) -> str:
+        if self._compiled is None:
+            self._compiled = [
+                (re.compile("^" + re.sub(r"\\{[^/]+?\\}", "[^/]+", re.escape(t)) + "$"), t)
+                for t in self._source()
+            ]
+        return next((t for pattern, t in self._compiled if pattern.match(path)), "unmatched")
+
+
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int, route_of: RouteTemplates) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.route_of = route_of
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -66,8 +85,7 @@ class RequestContextMiddleware:
                 return
             await self.app(scope, limited_receive, send_with_id)
         finally:
-            route = scope.get("route")
-            template = getattr(route, "path", None) or "unmatched"
+            template = self.route_of(scope["path"])
             elapsed = time.perf_counter() - started
             HTTP_REQUESTS.labels(scope["method"], template, str(status)).inc()
             HTTP_LATENCY.labels(scope["method"], template).observe(elapsed)

@@ -12,9 +12,10 @@ from tda_backend.services.database import create_engine, is_sqlite
 
 config = context.config
 target_metadata = Base.metadata
-url = config.get_main_option("sqlalchemy.url")
-if url is None:
+_configured_url = config.get_main_option("sqlalchemy.url")
+if _configured_url is None:
     raise RuntimeError("sqlalchemy.url is not set; run `python -m tda_backend.cli migrate`")
+url: str = _configured_url
 
 
 def run_offline() -> None:
@@ -37,7 +38,6 @@ def _run(connection: Connection) -> None:
 
 
 async def run_online() -> None:
-    assert url is not None
     engine = create_engine(url)
     try:
         async with engine.connect() as connection:

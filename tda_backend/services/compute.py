@@ -63,17 +63,26 @@ def result_key(data_sha256: str, computation: Computation) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def _engine(name: str) -> Callable[..., Any]:
+    """An engine entry point; NotImplementedError when this build of the engine lacks it."""
+    function: Callable[..., Any] | None = getattr(core, name, None)
+    if function is None:
+        raise NotImplementedError(f"the engine (version {core.ENGINE_VERSION}) has no {name}")
+    return function
+
+
 def estimate_mb(computation: Computation, data: FloatArray) -> float:
-    """The engine's estimate of the memory the computation needs, in MiB."""
+    """The engine's estimate of the memory the computation needs, in MB (10^6 bytes, as the
+    engine's ``memory_budget_mb``)."""
     params = computation.params
     if computation.algorithm == "vietoris-rips":
-        estimate = core.estimate_rips(
+        estimate = _engine("estimate_rips")(
             data, maxdim=params["maxdim"], threshold=params["threshold"],
             metric=params["metric"], distance_matrix=computation.kind == "distance_matrix",
         )
     else:
-        estimate = core.estimate_alpha(data, maxdim=params["maxdim"])
-    return float(estimate.bytes) / (1024 * 1024)
+        estimate = _engine("estimate_alpha")(data, maxdim=params["maxdim"])
+    return float(estimate.bytes) / 1e6
 
 
 def check_memory(computation: Computation, data: FloatArray, budget_mb: float) -> None:
@@ -85,8 +94,8 @@ def check_memory(computation: Computation, data: FloatArray, budget_mb: float) -
             if computation.algorithm == "vietoris-rips" else "lower maxdim or use fewer points"
         )
         raise InvalidInputError(
-            f"maxdim: this computation would need about {needed:,.0f} MiB, more than the"
-            f" {budget_mb:,.0f} MiB allowed (MAX_JOB_MEMORY_MB); {advice}", field="maxdim",
+            f"maxdim: this computation would need about {needed:,.0f} MB, more than the"
+            f" {budget_mb:,.0f} MB allowed (MAX_JOB_MEMORY_MB); {advice}", field="maxdim",
         )
 
 
@@ -100,17 +109,19 @@ def run(
 ) -> core.PersistenceResult:
     params = computation.params
     if computation.algorithm == "vietoris-rips":
-        return core.vietoris_rips(
+        result: core.PersistenceResult = _engine("vietoris_rips")(
             data, maxdim=params["maxdim"], threshold=params["threshold"], coeff=params["coeff"],
             metric=params["metric"], distance_matrix=computation.kind == "distance_matrix",
             n_threads=computation.n_threads, representatives=params["representatives"],
             memory_budget_mb=memory_budget_mb, progress=progress, cancel=cancel,
         )
-    return core.alpha_complex(
+        return result
+    alpha: core.PersistenceResult = _engine("alpha_complex")(
         data, maxdim=params["maxdim"], values=params["values"], coeff=params["coeff"],
         representatives=params["representatives"], memory_budget_mb=memory_budget_mb,
         progress=progress, cancel=cancel,
     )
+    return alpha
 
 
 def _pairs(diagram: FloatArray) -> list[list[float | None]]:

@@ -196,7 +196,7 @@ class Repository:
             rows = await session.execute(
                 select(Job.algorithm, Job.status, func.count()).group_by(Job.algorithm, Job.status)
             )
-            return {(algorithm, status): int(n) for algorithm, status, n in rows.tuples()}
+            return {(algorithm, status): int(n) for algorithm, status, n in rows}
 
     # -- results --------------------------------------------------------------------------------
 

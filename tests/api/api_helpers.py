@@ -5,12 +5,25 @@ from __future__ import annotations
 import asyncio
 import io
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
 import numpy as np
 
+from tda_backend.config import Settings
+
 TERMINAL = {"succeeded", "failed", "cancelled"}
+
+
+def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "data_dir": tmp_path / "var", "database_url": None, "job_workers": 2,
+        "log_level": "WARNING", "api_keys": None, "redis_url": None,
+        "kafka_bootstrap_servers": None, "flink_rest_url": None,
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
 def npy_bytes(array: np.ndarray) -> bytes:
@@ -51,10 +64,10 @@ async def submit(client: httpx.AsyncClient, algorithm: str, **params: Any) -> di
 
 
 async def wait_for(
-    client: httpx.AsyncClient, job_id: str, *, timeout: float = 60.0,
+    client: httpx.AsyncClient, job_id: str, *, within: float = 60.0,
     until: Callable[[dict[str, Any]], bool] = lambda job: job["status"] in TERMINAL,
 ) -> dict[str, Any]:
-    deadline = asyncio.get_running_loop().time() + timeout
+    deadline = asyncio.get_running_loop().time() + within
     while True:
         response = await client.get(f"/api/v1/tda/jobs/{job_id}")
         assert response.status_code == 200, response.text
@@ -62,7 +75,7 @@ async def wait_for(
         if until(job):
             return job
         if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"job {job_id} still {job['status']} after {timeout} s: {job}")
+            raise AssertionError(f"job {job_id} still {job['status']} after {within} s: {job}")
         await asyncio.sleep(0.05)
 
 

@@ -8,19 +8,11 @@ from typing import Any
 
 import httpx
 import pytest
+from api_helpers import make_settings
 from fastapi import FastAPI
 
 from tda_backend.api.app import create_app
 from tda_backend.config import Settings
-
-def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
-    values: dict[str, Any] = {
-        "data_dir": tmp_path / "var", "database_url": None, "job_workers": 2,
-        "log_level": "WARNING", "api_keys": None, "redis_url": None,
-        "kafka_bootstrap_servers": None, "flink_rest_url": None,
-    }
-    values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
 @pytest.fixture

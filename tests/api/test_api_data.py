@@ -55,7 +55,8 @@ async def test_every_format_gives_the_same_data(
     body = response.json()
     assert body["shape"] == [4, 2]
     assert body["kind"] == "point_cloud"
-    assert body["n_points"] == 4 and body["dimension"] == 2
+    assert body["n_points"] == 4
+    assert body["dimension"] == 2
     assert body["size_bytes"] == len(content)
     assert body["sha256"] == reference.json()["sha256"]
     assert response.headers["location"] == f"/api/v1/data/{body['data_id']}"
@@ -68,7 +69,8 @@ async def test_json_body_upload(client: httpx.AsyncClient) -> None:
     response = await client.post(UPLOAD, json={"data": POINTS.tolist(), "name": "four points"})
     assert response.status_code == 201, response.text
     body = response.json()
-    assert body["format"] == "json" and body["filename"] == "four points"
+    assert body["format"] == "json"
+    assert body["filename"] == "four points"
     assert body["shape"] == [4, 2]
 
 
@@ -86,7 +88,8 @@ async def test_distance_matrix(client: httpx.AsyncClient) -> None:
     response = await post_file(client, "d.npy", npy_bytes(matrix), kind="distance_matrix")
     assert response.status_code == 201, response.text
     body = response.json()
-    assert body["kind"] == "distance_matrix" and body["dimension"] is None
+    assert body["kind"] == "distance_matrix"
+    assert body["dimension"] is None
 
 
 async def test_same_bytes_stored_once(client: httpx.AsyncClient, settings: Settings) -> None:

@@ -60,7 +60,7 @@ def _kind(value: object) -> DataKind | None:
     if value is None or value == "":
         return None
     if isinstance(value, str) and value in _KINDS:
-        return cast(DataKind, value)
+        return value
     raise InvalidInputError(
         f"kind: must be 'point_cloud' or 'distance_matrix', not {value!r}", field="kind"
     )
