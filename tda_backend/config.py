@@ -36,7 +36,7 @@ class Settings(BaseSettings):
 
     # Streaming (filled in by the streaming issue)
     kafka_bootstrap_servers: str | None = None
-    kafka_topic_prefix: str = "tda."
+    kafka_topic_prefix: str = "tda_"
     flink_rest_url: str | None = None
     flink_parallelism: int = Field(1, ge=1)
     stream_window_size: int = Field(100, ge=2)

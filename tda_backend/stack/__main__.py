@@ -1,0 +1,5 @@
+import sys
+
+from tda_backend.stack.cli import main
+
+sys.exit(main())
