@@ -63,7 +63,7 @@ class Flink:
         base = ctx.service_dir(self.name)
         return {
             "base": base, "conf": base / "conf", "logs": base / "logs", "pids": base / "pids",
-            "checkpoints": base / "checkpoints", "tmp": base / "tmp",
+            "checkpoints": base / "checkpoints", "tmp": base / "tmp", "lib": base / "lib",
         }
 
     def _config(self, ctx: StackContext, home: Path, paths: dict[str, Path]) -> str:
@@ -97,9 +97,20 @@ class Flink:
         }
         return "".join(f"{key}: {_yaml_scalar(value)}\n" for key, value in settings.items())
 
+    def _link_lib(self, home: Path, lib: Path) -> None:
+        """The cluster's class path: the distribution's lib/ plus opt/'s flink-python, which runs
+        the Python operators of jobs submitted by a Python client."""
+        lib.mkdir(parents=True, exist_ok=True)
+        for old in lib.iterdir():
+            old.unlink()
+        jars = [*(home / "lib").glob("*.jar"), *(home / "opt").glob("flink-python-*.jar")]
+        for jar in jars:
+            (lib / jar.name).symlink_to(jar)
+
     def _environment(self, paths: dict[str, Path]) -> dict[str, str]:
         return {
             **os.environ,
+            "FLINK_LIB_DIR": str(paths["lib"]),
             "FLINK_CONF_DIR": str(paths["conf"]),
             "FLINK_LOG_DIR": str(paths["logs"]),
             "FLINK_PID_DIR": str(paths["pids"]),
@@ -127,6 +138,8 @@ class Flink:
             raise StackError(f"port {self.rest_port} is taken by another program "
                              "(set TDA_STACK_FLINK_PORT to use another one)")
         (paths["conf"] / "config.yaml").write_text(self._config(ctx, home, paths))
+        if not jobmanager_running:
+            self._link_lib(home, paths["lib"])
         log4j = (home / "conf" / "log4j.properties").read_text()
         (paths["conf"] / "log4j.properties").write_text(log4j)
         (paths["conf"] / "log4j-cli.properties").write_text(

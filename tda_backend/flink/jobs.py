@@ -1,0 +1,232 @@
+"""The PyFlink DataStream jobs.
+
+``tda-windows``: ``<prefix>raw_data_events`` keyed by ``stream_id`` -> count-based sliding windows
+(:mod:`tda_backend.flink.windows`) -> one JSON message per window to ``<prefix>tda_feature_results``.
+
+``tda-validation``: ``<prefix>tda_feature_results`` -> count the feature messages per kind and log
+them (the design's validation job).
+
+Delivery: the Kafka source's offsets and the window state are checkpointed together, so after a
+failure every event is in its windows exactly once. The sink is at-least-once by default (a window
+emitted after the last checkpoint is emitted again, identical, after a restart: consumers keep the
+last message per ``(stream_id, window_index)``), or exactly-once with ``exactly_once=True``
+(Kafka transactions committed on checkpoints: read with ``isolation.level=read_committed``; results
+then appear only after each checkpoint).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+from tda_backend.flink.windows import WindowSpec, compute_window, encode, parse_event
+
+log = logging.getLogger("tda_backend.flink")
+
+WINDOW_JOB = "tda-windows"
+VALIDATION_JOB = "tda-validation"
+
+
+@dataclass(frozen=True)
+class JobOptions:
+    bootstrap: str
+    raw_topic: str
+    results_topic: str
+    window_group: str
+    validation_group: str
+    spec: WindowSpec
+    parallelism: int = 1
+    checkpoint_interval_ms: int = 2000
+    exactly_once: bool = False
+    bundle_time_ms: int = 20
+    jars: list[str] = field(default_factory=list)
+    # The Python of the workers that run the UDFs: one with tda_backend and its engine installed.
+    python_executable: str = sys.executable
+    flink_config: dict[str, str] = field(default_factory=dict)
+
+
+def _environment(options: JobOptions) -> Any:
+    from pyflink.common import Configuration
+    from pyflink.datastream import CheckpointingMode, StreamExecutionEnvironment
+
+    config = Configuration()
+    for key, value in {
+        # Small bundles: a window's result leaves the Python worker within this time.
+        "python.fn-execution.bundle.time": str(options.bundle_time_ms),
+        "python.fn-execution.bundle.size": "1000",
+        "pipeline.jars": ";".join(options.jars),
+        "python.executable": options.python_executable,
+        **options.flink_config,
+    }.items():
+        config.set_string(key, value)
+    env = StreamExecutionEnvironment.get_execution_environment(config)
+    env.set_parallelism(options.parallelism)
+    env.set_buffer_timeout(10)
+    env.enable_checkpointing(options.checkpoint_interval_ms, CheckpointingMode.EXACTLY_ONCE)
+    return env
+
+
+def _source(options: JobOptions, topic: str, group: str) -> Any:
+    from pyflink.common.serialization import SimpleStringSchema
+    from pyflink.datastream.connectors.kafka import (
+        KafkaOffsetResetStrategy,
+        KafkaOffsetsInitializer,
+        KafkaSource,
+    )
+
+    return (
+        KafkaSource.builder()
+        .set_bootstrap_servers(options.bootstrap)
+        .set_topics(topic)
+        .set_group_id(group)
+        # A new deployment resumes where the group's committed offsets (committed on each
+        # completed checkpoint) left off; the first one reads the topic from the start.
+        .set_starting_offsets(
+            KafkaOffsetsInitializer.committed_offsets(KafkaOffsetResetStrategy.EARLIEST))
+        .set_value_only_deserializer(SimpleStringSchema())
+        .set_property("partition.discovery.interval.ms", "60000")
+        .build()
+    )
+
+
+def _sink(options: JobOptions, name: str) -> Any:
+    from pyflink.common.serialization import SimpleStringSchema
+    from pyflink.datastream.connectors.base import DeliveryGuarantee
+    from pyflink.datastream.connectors.kafka import KafkaRecordSerializationSchema, KafkaSink
+
+    builder = (
+        KafkaSink.builder()
+        .set_bootstrap_servers(options.bootstrap)
+        .set_record_serializer(
+            KafkaRecordSerializationSchema.builder()
+            .set_topic(options.results_topic)
+            .set_value_serialization_schema(SimpleStringSchema())
+            .build())
+        .set_property("linger.ms", "5")
+    )
+    if options.exactly_once:
+        builder = (builder.set_delivery_guarantee(DeliveryGuarantee.EXACTLY_ONCE)
+                   .set_transactional_id_prefix(name)
+                   .set_property("transaction.timeout.ms", "900000"))
+    else:
+        builder = builder.set_delivery_guarantee(DeliveryGuarantee.AT_LEAST_ONCE)
+    return builder.build()
+
+
+def _key_of(event: tuple[str, list[float], int | None]) -> str:
+    return event[0]
+
+
+def _parse(raw: str) -> Any:
+    from pyflink.common import Row
+
+    event = parse_event(raw)
+    if event is None:
+        log.warning("skipped a message that is not an event: %.200s", raw)
+        return []
+    return [Row(event.stream_id, event.point, event.ingested_ms)]
+
+
+def _window_function(spec: WindowSpec) -> Any:
+    from pyflink.common import Types
+    from pyflink.datastream import KeyedProcessFunction, RuntimeContext
+    from pyflink.datastream.state import ListStateDescriptor, ValueStateDescriptor
+
+    class SlidingWindows(KeyedProcessFunction):  # type: ignore[misc]
+        """Per stream: the count of events so far, the points still needed, the last diagrams."""
+
+        def open(self, runtime_context: RuntimeContext) -> None:
+            self.seq = runtime_context.get_state(ValueStateDescriptor("seq", Types.LONG()))
+            self.points = runtime_context.get_list_state(
+                ListStateDescriptor("points", Types.PICKLED_BYTE_ARRAY()))
+            self.previous = runtime_context.get_state(
+                ValueStateDescriptor("previous", Types.PICKLED_BYTE_ARRAY()))
+
+        def process_element(self, event: Any, ctx: Any) -> Any:
+            stream_id, point, ingested_ms = event[0], event[1], event[2]
+            seq = self.seq.value() or 0
+            self.seq.update(seq + 1)
+            if spec.wanted(seq):
+                self.points.add((seq, list(point)))
+            index = spec.closes_window(seq)
+            if index is None:
+                return
+            buffered = list(self.points.get())
+            message, diagrams = compute_window(
+                spec, stream_id, index, [p for _, p in buffered], ingested_ms,
+                self.previous.value())
+            self.previous.update(diagrams)
+            keep_from = spec.needed_after(index)
+            self.points.update([item for item in buffered if item[0] >= keep_from])
+            yield encode(message)
+
+    return SlidingWindows()
+
+
+def build_window_job(options: JobOptions) -> Any:
+    from pyflink.common import Types, WatermarkStrategy
+
+    env = _environment(options)
+    events = env.from_source(
+        _source(options, options.raw_topic, options.window_group),
+        WatermarkStrategy.no_watermarks(), "raw events")
+    event_type = Types.ROW([Types.STRING(), Types.LIST(Types.DOUBLE()), Types.LONG()])
+    (events
+        .flat_map(_parse, output_type=event_type).name("parse events")
+        .key_by(_key_of, key_type=Types.STRING())
+        .process(_window_function(options.spec), output_type=Types.STRING())
+        .name("sliding windows -> persistence")
+        .sink_to(_sink(options, WINDOW_JOB)).name("feature results"))
+    return env
+
+
+def _count_and_log(kind: str) -> Any:
+    from pyflink.common import Types
+    from pyflink.datastream import KeyedProcessFunction, RuntimeContext
+    from pyflink.datastream.state import ValueStateDescriptor
+
+    class CountFeatures(KeyedProcessFunction):  # type: ignore[misc]
+        def open(self, runtime_context: RuntimeContext) -> None:
+            self.count = runtime_context.get_state(ValueStateDescriptor("count", Types.LONG()))
+
+        def process_element(self, value: Any, ctx: Any) -> Any:
+            count = (self.count.value() or 0) + 1
+            self.count.update(count)
+            line = f"feature message #{count} of kind {value[0]}: {value[1]}"
+            log.info(line)
+            yield line
+
+    return CountFeatures()
+
+
+def _summary(raw: str) -> Any:
+    import json
+
+    from pyflink.common import Row
+
+    try:
+        body = json.loads(raw)
+        kind = str(body.get("kind", "unknown"))
+        ident = (f"job {body.get('job_id')}" if kind == "job"
+                 else f"stream {body.get('stream_id')} window {body.get('window_index')}")
+        return Row(kind, f"{ident} betti={body.get('betti')}")
+    except (ValueError, AttributeError):
+        return Row("invalid", raw[:200])
+
+
+def build_validation_job(options: JobOptions) -> Any:
+    from pyflink.common import Types, WatermarkStrategy
+
+    env = _environment(options)
+    results = env.from_source(
+        _source(options, options.results_topic, options.validation_group),
+        WatermarkStrategy.no_watermarks(), "feature results")
+    (results
+        .map(_summary, output_type=Types.ROW([Types.STRING(), Types.STRING()]))
+        .key_by(lambda row: row[0], key_type=Types.STRING())
+        .process(_count_and_log("features"), output_type=Types.STRING())
+        .name("count and log features")
+        .print())
+    return env
