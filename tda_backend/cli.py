@@ -3,6 +3,7 @@
     migrate [--revision REV] [--database-url URL]   bring the schema up to date (default: head)
     downgrade REV [--database-url URL]              step the schema back
     current [--database-url URL]                    print the schema's revision
+    stream init | deploy [...]                      Kafka topics; Flink jobs (tda_backend.flink.cli)
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
     downgrade = with_url(commands.add_parser("downgrade", help="downgrade the database schema"))
     downgrade.add_argument("revision")
     with_url(commands.add_parser("current", help="print the schema revision"))
+    from tda_backend.flink.cli import add_stream_commands
+
+    add_stream_commands(commands)
     return parser
 
 
@@ -39,6 +43,10 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = get_settings()
     configure_logging(settings)
+    if args.command == "stream":
+        from tda_backend.flink.cli import run_stream_command
+
+        return run_stream_command(args, settings)
     url = args.database_url or settings.resolved_database_url
     if args.database_url is None and settings.embedded_database:
         settings.data_dir.mkdir(parents=True, exist_ok=True)

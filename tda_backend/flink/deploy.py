@@ -33,7 +33,9 @@ from tda_backend.kafka.topics import (
 ACTIVE = {"CREATED", "INITIALIZING", "RUNNING", "RESTARTING", "RECONCILING"}
 
 
-def job_options(settings: Settings, spec: WindowSpec, jars: list[str], **extra: object) -> JobOptions:
+def job_options(
+    settings: Settings, spec: WindowSpec, jars: list[str], **extra: object
+) -> JobOptions:
     if settings.kafka_bootstrap_servers is None:
         raise RuntimeError("KAFKA_BOOTSTRAP_SERVERS is not set (tda-stack env prints it)")
     topics = TopicNames.with_prefix(settings.kafka_topic_prefix)

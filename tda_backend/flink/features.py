@@ -1,7 +1,8 @@
 """Features of a persistence diagram, as the windowed job and the job hook emit them.
 
-Diagrams are a list indexed by dimension of (k, 2) float64 arrays with ``inf`` for essential classes,
-as :func:`tda_backend.core.vietoris_rips` returns them. In JSON they take the REST results' shape:
+Diagrams are a list indexed by dimension of (k, 2) float64 arrays with ``inf`` for essential
+classes, as :func:`tda_backend.core.vietoris_rips` returns them. In JSON they take the REST
+results' shape:
 ``{"0": [[birth, death | null], ...], ...}``.
 """
 

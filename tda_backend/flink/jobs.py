@@ -1,7 +1,8 @@
 """The PyFlink DataStream jobs.
 
 ``tda-windows``: ``<prefix>raw_data_events`` keyed by ``stream_id`` -> count-based sliding windows
-(:mod:`tda_backend.flink.windows`) -> one JSON message per window to ``<prefix>tda_feature_results``.
+(:mod:`tda_backend.flink.windows`) -> one JSON message per window to
+``<prefix>tda_feature_results``.
 
 ``tda-validation``: ``<prefix>tda_feature_results`` -> count the feature messages per kind and log
 them (the design's validation job).

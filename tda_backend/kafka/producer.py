@@ -1,9 +1,9 @@
 """The producer behind ``POST /stream/publish`` and the job hook.
 
-Idempotent (no duplicates from retries, per-partition order kept) with ``acks=all``; every message
-is keyed (events by ``stream_id``, job features by job id) with the Java clients' murmur2 partitioner,
-so that any Kafka producer keying the same way lands a stream on the same partition. A call returns
-only once the broker acknowledged every message of the batch, or raises
+Idempotent (no duplicates from retries, per-partition order kept) with ``acks=all``; every
+message is keyed (events by ``stream_id``, job features by job id) with the Java clients' murmur2
+partitioner, so that any Kafka producer keying the same way lands a stream on the same partition.
+A call returns only once the broker acknowledged every message of the batch, or raises
 :class:`BrokerUnavailableError` after the delivery timeout: a caller that got an answer has its
 messages in the log.
 """
@@ -11,6 +11,7 @@ messages in the log.
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import time
 from collections.abc import Iterable, Sequence
@@ -118,18 +119,25 @@ class KafkaPublisher:
         """:meth:`publish` for synchronous callers (worker threads)."""
         results: list[Delivered | None] = [None] * len(messages)
         errors: list[str] = []
+        pending = [len(messages)]
+        done = threading.Event()
 
-        def on_delivery(index: int, err: Any, msg: Any) -> None:
+        def on_delivery(index: int, err: Any, msg: Any) -> None:  # runs on the poll thread
             if err is not None:
                 errors.append(str(err))
             else:
                 results[index] = Delivered(msg.partition(), msg.offset())
+            pending[0] -= 1
+            if pending[0] == 0:
+                done.set()
 
+        if not messages:
+            return []
         self._produce_all(topic, messages, on_delivery)
-        remaining = self._producer.flush(self._timeout_s + 5)
-        if remaining or errors:
-            detail = errors[0] if errors else f"{remaining} messages unacknowledged"
-            raise BrokerUnavailableError(f"{self._unreachable(topic)}: {detail}")
+        if not done.wait(self._timeout_s + 5):
+            raise BrokerUnavailableError(self._unreachable(topic))
+        if errors:
+            raise BrokerUnavailableError(f"{self._unreachable(topic)}: {errors[0]}")
         return [r for r in results if r is not None]
 
     def _unreachable(self, topic: str) -> str:
@@ -155,7 +163,10 @@ def shared_publisher(bootstrap: str) -> KafkaPublisher:
     with _publishers_lock:
         publisher = _publishers.get(bootstrap)
         if publisher is None:
-            publisher = _publishers[bootstrap] = KafkaPublisher(bootstrap)
+            timeout_ms = int(os.environ.get("KAFKA_DELIVERY_TIMEOUT_MS",
+                                            DEFAULT_DELIVERY_TIMEOUT_MS))
+            publisher = _publishers[bootstrap] = KafkaPublisher(
+                bootstrap, delivery_timeout_ms=timeout_ms)
         return publisher
 
 

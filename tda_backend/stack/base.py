@@ -190,7 +190,7 @@ def java_executable() -> str:
 
 
 def maven_classpath(pom: Path, output: Path) -> list[str]:
-    """The class path of ``pom``'s dependencies, resolved by Maven once and remembered in ``output``."""
+    """The class path of ``pom``'s dependencies, resolved by Maven once, kept in ``output``."""
     if not pom.exists():
         raise StackError(f"{pom} is missing (set TDA_INFRA_DIR to the repository's infra/)")
     if not output.exists() or output.stat().st_mtime < pom.stat().st_mtime:

@@ -1,0 +1,284 @@
+"""The streaming pipeline end to end on a real Kafka broker and Flink cluster.
+
+The session fixture starts them with ``tda-stack up kafka flink`` (and stops them afterwards unless
+they were already running), deploys the jobs on fresh topics, and the tests publish through the API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+
+pytest.importorskip("confluent_kafka")
+pytest.importorskip("pyflink")
+
+from tda_backend.api.app import create_app
+from tda_backend.config import Settings
+from tda_backend.core import vietoris_rips
+from tda_backend.flink.features import diagrams_from_json
+from tda_backend.kafka.topics import TopicNames
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+SIZE, SLIDE, MAXDIM = 10, 5, 1
+ENV = {"KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:9092", "FLINK_REST_URL": "http://127.0.0.1:8081"}
+
+
+def stack(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "tda_backend.stack", *args], capture_output=True,
+                          text=True, timeout=600, check=check)
+
+
+@pytest.fixture(scope="session")
+def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    if shutil.which("java") is None or shutil.which("mvn") is None:
+        pytest.skip("Java and Maven are needed to run Kafka and Flink")
+    already_up = stack("status", "kafka", "flink", check=False).returncode == 0
+    started = stack("up", "kafka", "flink", check=False)
+    assert started.returncode == 0, started.stderr
+    env = dict(line.removeprefix("export ").split("=", 1)
+               for line in stack("env", "kafka", "flink").stdout.splitlines())
+    prefix = f"it{uuid.uuid4().hex[:8]}_"
+    settings = Settings(
+        data_dir=tmp_path_factory.mktemp("data"), kafka_bootstrap_servers=env[
+            "KAFKA_BOOTSTRAP_SERVERS"], flink_rest_url=env["FLINK_REST_URL"],
+        kafka_topic_prefix=prefix, stream_window_size=SIZE, stream_window_slide=SLIDE,
+        stream_maxdim=MAXDIM, log_format="console", log_level="WARNING",
+    )
+    deployed = subprocess.run(
+        [sys.executable, "-m", "tda_backend.cli", "stream", "deploy", "--replace",
+         "--checkpoint-interval-ms", "1000"],
+        env={**_environ(), **env, "KAFKA_TOPIC_PREFIX": prefix,
+             "STREAM_WINDOW_SIZE": str(SIZE), "STREAM_WINDOW_SLIDE": str(SLIDE),
+             "STREAM_MAXDIM": str(MAXDIM)},
+        capture_output=True, text=True, timeout=300, check=False)
+    assert deployed.returncode == 0, deployed.stderr[-3000:]
+    try:
+        yield settings
+    finally:
+        from tda_backend.kafka.producer import close_publishers
+
+        close_publishers()
+        if not already_up:
+            stack("down", "flink", "kafka", check=False)
+
+
+def _environ() -> dict[str, str]:
+    import os
+
+    return dict(os.environ)
+
+
+@pytest.fixture
+async def client(pipeline: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(pipeline)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test",
+                                     timeout=60) as c:
+            yield c
+
+
+def consume(settings: Settings, topic: str, until: Any, timeout: float = 120.0) -> list[Any]:
+    """Every message of ``topic`` from the start, until ``until(messages)`` or the timeout."""
+    from confluent_kafka import Consumer
+
+    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap_servers,
+                         "group.id": f"test-{uuid.uuid4().hex}", "auto.offset.reset": "earliest",
+                         "enable.auto.commit": False})
+    consumer.subscribe([topic])
+    messages: list[Any] = []
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline and not until(messages):
+            for m in consumer.consume(500, timeout=0.5):
+                if m.error() is None:
+                    messages.append(json.loads(m.value()))
+    finally:
+        consumer.close()
+    return messages
+
+
+def assert_same_diagrams(actual: dict[str, Any], expected: list[np.ndarray]) -> None:
+    got = diagrams_from_json(actual)
+    assert len(got) == len(expected)
+    for g, e in zip(got, expected, strict=True):
+        order_g = np.lexsort((g[:, 1], g[:, 0]))
+        order_e = np.lexsort((e[:, 1], e[:, 0]))
+        np.testing.assert_allclose(g[order_g], e[order_e], rtol=1e-12, atol=1e-12)
+
+
+async def test_published_events_come_back_as_exactly_the_expected_windows(
+    client: httpx.AsyncClient, pipeline: Settings,
+) -> None:
+    rng = np.random.default_rng(7)
+    streams = {f"s{i}-{uuid.uuid4().hex[:6]}": rng.random((53, 2)) for i in range(3)}
+    # Interleaved batches of the three streams, in several requests.
+    for start in range(0, 53, 20):
+        events = [{"stream_id": sid, "point": points[j].tolist()}
+                  for j in range(start, min(start + 20, 53)) for sid, points in streams.items()]
+        response = await client.post("/api/v1/stream/publish", json={"events": events})
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body["published"] == len(events)
+        assert sum(p["count"] for p in body["partitions"]) == len(events)
+
+    per_stream = (53 - SIZE) // SLIDE + 1
+    topic = TopicNames.with_prefix(pipeline.kafka_topic_prefix).feature_results
+
+    def complete(messages: list[Any]) -> bool:
+        seen = {(m.get("stream_id"), m.get("window_index")) for m in messages}
+        return sum(1 for s in streams for k in range(per_stream) if (s, k) in seen) == \
+            per_stream * len(streams)
+
+    messages = await asyncio.to_thread(consume, pipeline, topic, complete)
+    windows = {}
+    for m in messages:
+        if m.get("stream_id") in streams:
+            # At-least-once sink: a repeat is the same window, identical in content.
+            key = (m["stream_id"], m["window_index"])
+            if key in windows:
+                assert windows[key]["diagrams"] == m["diagrams"]
+            windows[key] = m
+    assert sorted(windows) == sorted((s, k) for s in streams for k in range(per_stream))
+    for (sid, k), m in windows.items():
+        points = streams[sid][k * SLIDE: k * SLIDE + SIZE]
+        expected = [np.asarray(d) for d in vietoris_rips(points, maxdim=MAXDIM).diagrams]
+        assert_same_diagrams(m["diagrams"], expected)
+        assert m["betti"][0] == 1
+        assert (m["first_event"], m["last_event"]) == (k * SLIDE, k * SLIDE + SIZE - 1)
+        assert m["anomaly_score"] >= 0
+        assert (k > 0 or m["anomaly_score"] == 0)
+        assert set(m["total_persistence"]) == set(m["persistent_entropy"]) == {"0", "1"}
+
+
+async def test_status_shows_jobs_running_and_lag_draining_to_zero(
+    client: httpx.AsyncClient, pipeline: Settings,
+) -> None:
+    events = [{"stream_id": "lag", "point": [float(i), 0.0]} for i in range(40)]
+    assert (await client.post("/api/v1/stream/publish", json={"events": events})).status_code == 200
+    deadline = time.monotonic() + 90
+    while True:
+        status = (await client.get("/api/v1/stream/status")).json()
+        states = {j["name"]: j["state"] for j in status["jobs"]}
+        lags = {g["group"]: g["lag"] for g in status["consumer_groups"]}
+        if (states.get("tda-windows") == "RUNNING" and states.get("tda-validation") == "RUNNING"
+                and lags.get("tda-flink-windows") == 0):
+            break
+        assert time.monotonic() < deadline, status
+        await asyncio.sleep(1)
+    assert status["broker_reachable"]
+    assert status["flink_reachable"]
+    raw = next(t for t in status["topics"] if t["name"].endswith("raw_data_events"))
+    assert raw["exists"]
+    assert sum(raw["partitions"].values()) >= 40
+
+
+def test_job_features_are_published_keyed_by_job_id(pipeline: Settings) -> None:
+    from tda_backend.kafka.hooks import publish_job_features
+
+    result = vietoris_rips(np.random.default_rng(1).random((30, 2)), maxdim=1)
+    job_id = f"job-{uuid.uuid4().hex}"
+    assert publish_job_features(pipeline, job_id, result.diagrams, summary={"points": 30})
+    topic = TopicNames.with_prefix(pipeline.kafka_topic_prefix).feature_results
+    messages = consume(pipeline, topic, lambda ms: any(m.get("job_id") == job_id for m in ms))
+    message = next(m for m in messages if m.get("job_id") == job_id)
+    assert message["kind"] == "job"
+    assert message["betti"] == result.betti()
+    assert_same_diagrams(message["diagrams"], [np.asarray(d) for d in result.diagrams])
+
+
+async def test_publish_without_kafka_is_503(tmp_path: Path) -> None:
+    app = create_app(Settings(data_dir=tmp_path, log_format="console"))
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as c,
+    ):
+        r = await c.post("/api/v1/stream/publish",
+                         json={"events": [{"stream_id": "a", "point": [1.0]}]})
+        assert r.status_code == 503
+        assert "not configured" in r.json()["detail"]
+        assert (await c.get("/api/v1/stream/status")).status_code == 503
+
+
+async def test_unreachable_broker_is_503_with_a_clear_message(tmp_path: Path) -> None:
+    import os
+
+    os.environ.setdefault("KAFKA_DELIVERY_TIMEOUT_MS", "2000")
+    settings = Settings(data_dir=tmp_path, kafka_bootstrap_servers="127.0.0.1:1",
+                        log_format="console")
+    app = create_app(settings)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test",
+                          timeout=60) as c,
+    ):
+        r = await c.post("/api/v1/stream/publish",
+                         json={"events": [{"stream_id": "a", "point": [1.0]}]})
+    assert r.status_code == 503
+    assert "127.0.0.1:1" in r.json()["detail"]
+    assert "did not acknowledge" in r.json()["detail"]
+
+
+def test_broker_restart_during_publishing_loses_no_acknowledged_event(pipeline: Settings) -> None:
+    """Publish continuously through the API while the broker is stopped and started again: every
+    event that got a 200 is in the topic afterwards (503s are retried by the client)."""
+    app = create_app(pipeline)
+    acknowledged: list[float] = []
+    stop = threading.Event()
+    stream_id = f"restart-{uuid.uuid4().hex[:6]}"
+
+    async def publish_loop() -> None:
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test",
+                              timeout=60) as c,
+        ):
+                seq = 0
+                while not stop.is_set():
+                    batch = [float(seq + i) for i in range(50)]
+                    r = await c.post("/api/v1/stream/publish", json={"events": [
+                        {"stream_id": stream_id, "point": [x]} for x in batch]})
+                    if r.status_code == 200:
+                        acknowledged.extend(batch)
+                        seq += 50
+                    else:
+                        assert r.status_code == 503, r.text
+                        await asyncio.sleep(0.2)
+
+    publisher = threading.Thread(target=lambda: asyncio.run(publish_loop()))
+    publisher.start()
+    try:
+        time.sleep(2)
+        before = len(acknowledged)
+        assert stack("down", "kafka", check=False).returncode == 0
+        time.sleep(2)
+        assert stack("up", "kafka", check=False).returncode == 0
+        time.sleep(5)
+    finally:
+        stop.set()
+        publisher.join(timeout=120)
+    assert before > 0
+    assert len(acknowledged) > before
+    topic = TopicNames.with_prefix(pipeline.kafka_topic_prefix).raw_events
+    wanted = set(acknowledged)
+
+    def all_there(messages: list[Any]) -> bool:
+        return wanted <= {m["point"][0] for m in messages if m.get("stream_id") == stream_id}
+
+    messages = consume(pipeline, topic, all_there)
+    logged = {m["point"][0] for m in messages if m.get("stream_id") == stream_id}
+    assert wanted - logged == set()
