@@ -49,8 +49,8 @@ def ensure_topics(
     timeout: float = 30.0,
 ) -> dict[str, str]:
     """Create the missing topics; returns ``{topic: "created" | "exists"}``."""
-    from confluent_kafka import KafkaError, KafkaException, NewTopic
-    from confluent_kafka.admin import AdminClient
+    from confluent_kafka import KafkaError, KafkaException
+    from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
     settings = settings or TopicSettings()
     names = TopicNames.with_prefix(prefix).all()

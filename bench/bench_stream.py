@@ -1,0 +1,169 @@
+"""Throughput and window latency of the streaming pipeline: API -> Kafka -> Flink -> Kafka.
+
+Starts Kafka and Flink with ``tda-stack up kafka flink`` (left running), deploys the jobs on fresh
+topics with the given window, starts the API server (uvicorn, one process), publishes
+``--streams`` x ``--events`` random 2-D points in batches through ``POST /stream/publish`` from
+``--clients`` concurrent clients, and reads the windows back from ``tda_feature_results``.
+
+Reports: events/s sustained end to end (events published / time from the first publish to the
+last window received), publish throughput alone, window latency (arrival of a window's features
+minus the API's ingestion time of the window's last event) p50/p99, and the windows' count check
+(every expected window exactly once after dropping identical repeats).
+
+    python bench/bench_stream.py --window 100 --slide 50 --streams 20 --events 5000
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+import uuid
+
+import httpx
+import numpy as np
+
+
+def sh(*argv: str, env: dict[str, str] | None = None) -> str:
+    done = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
+    if done.returncode:
+        sys.exit(f"{' '.join(argv)} failed:\n{done.stderr[-3000:]}")
+    return done.stdout
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--window", type=int, default=100)
+    parser.add_argument("--slide", type=int, default=50)
+    parser.add_argument("--maxdim", type=int, default=1)
+    parser.add_argument("--streams", type=int, default=20)
+    parser.add_argument("--events", type=int, default=5000, help="per stream")
+    parser.add_argument("--batch", type=int, default=1000)
+    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--parallelism", type=int, default=1)
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--timeout", type=float, default=300)
+    args = parser.parse_args()
+
+    sh(sys.executable, "-m", "tda_backend.stack", "up", "kafka", "flink")
+    env = dict(os.environ)
+    for line in sh(sys.executable, "-m", "tda_backend.stack", "env", "kafka", "flink").splitlines():
+        key, value = line.removeprefix("export ").split("=", 1)
+        env[key] = value
+    prefix = f"bench{uuid.uuid4().hex[:6]}_"
+    env.update(KAFKA_TOPIC_PREFIX=prefix, STREAM_WINDOW_SIZE=str(args.window),
+               STREAM_WINDOW_SLIDE=str(args.slide), STREAM_MAXDIM=str(args.maxdim),
+               FLINK_PARALLELISM=str(args.parallelism), LOG_LEVEL="WARNING")
+    sh(sys.executable, "-m", "tda_backend.cli", "stream", "deploy", "--replace",
+       "--only", "windows", env=env)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "tda_backend.api.app:create_app", "--factory",
+         "--host", "127.0.0.1", "--port", str(args.port), "--log-level", "warning"],
+        env={**env, "DATA_DIR": f"/tmp/{prefix}data"})
+    try:
+        run(args, env, prefix)
+    finally:
+        server.terminate()
+        server.wait()
+
+
+def run(args: argparse.Namespace, env: dict[str, str], prefix: str) -> None:
+    from confluent_kafka import Consumer
+
+    base = f"http://127.0.0.1:{args.port}/api/v1"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"http://127.0.0.1:{args.port}/health", timeout=2).status_code < 600:
+                break
+        except httpx.HTTPError:
+            if time.monotonic() > deadline:
+                sys.exit("the API server did not start")
+            time.sleep(0.3)
+
+    per_stream = (args.events - args.window) // args.slide + 1
+    expected = per_stream * args.streams
+    windows: dict[tuple[str, int], str] = {}
+    repeats_differing = 0
+    latencies: list[float] = []
+    done = threading.Event()
+    last_window_at = [0.0]
+
+    def read_windows() -> None:
+        nonlocal repeats_differing
+        consumer = Consumer({"bootstrap.servers": env["KAFKA_BOOTSTRAP_SERVERS"],
+                             "group.id": f"bench-{uuid.uuid4().hex}",
+                             "auto.offset.reset": "earliest"})
+        consumer.subscribe([prefix + "tda_feature_results"])
+        stop_at = time.monotonic() + args.timeout
+        while len(windows) < expected and time.monotonic() < stop_at:
+            for m in consumer.consume(1000, timeout=0.2):
+                if m.error() is not None:
+                    continue
+                arrived_ms = time.time() * 1000
+                body = json.loads(m.value())
+                key = (body["stream_id"], body["window_index"])
+                digest = json.dumps(body["diagrams"])
+                if key in windows:
+                    repeats_differing += windows[key] != digest
+                    continue
+                windows[key] = digest
+                latencies.append(arrived_ms - body["last_ingested_ms"])
+                last_window_at[0] = time.monotonic()
+        consumer.close()
+        done.set()
+
+    reader = threading.Thread(target=read_windows)
+    reader.start()
+    rng = np.random.default_rng(0)
+    streams = [f"s{i}" for i in range(args.streams)]
+    batches = []
+    for start in range(0, args.events, args.batch // args.streams or 1):
+        step = min(args.batch // args.streams or 1, args.events - start)
+        batches.append([{"stream_id": s, "point": p}
+                        for j in range(step) for s in streams
+                        for p in [rng.random(2).round(6).tolist()]])
+    # Batches go out in order per stream: each client sends every clients-th batch, but a
+    # stream's events must keep their order, so one client owns a fixed subset of streams.
+    owned = [[{"events": [e for e in b["events"] if int(e["stream_id"][1:]) % args.clients == c]}
+              for b in ({"events": batch} for batch in batches)] for c in range(args.clients)]
+
+    async def client(bodies: list[dict[str, object]]) -> int:
+        sent = 0
+        async with httpx.AsyncClient(timeout=60) as http:
+            for body in bodies:
+                if not body["events"]:
+                    continue
+                r = await http.post(f"{base}/stream/publish", json=body)
+                r.raise_for_status()
+                sent += r.json()["published"]
+        return sent
+
+    async def publish_all() -> int:
+        return sum(await asyncio.gather(*(client(bodies) for bodies in owned)))
+
+    started = time.monotonic()
+    published = asyncio.run(publish_all())
+    publish_s = time.monotonic() - started
+    reader.join()
+    total_s = last_window_at[0] - started
+    lat = np.asarray(latencies)
+    print(json.dumps({
+        "window": args.window, "slide": args.slide, "maxdim": args.maxdim,
+        "streams": args.streams, "events": published,
+        "publish_events_per_s": round(published / publish_s),
+        "end_to_end_events_per_s": round(published / total_s) if total_s > 0 else None,
+        "windows_expected": expected, "windows_received": len(windows),
+        "repeats_differing": repeats_differing,
+        "latency_ms_p50": round(float(np.percentile(lat, 50)), 1) if lat.size else None,
+        "latency_ms_p99": round(float(np.percentile(lat, 99)), 1) if lat.size else None,
+    }, indent=2))
+
+
+if __name__ == "__main__":
+    main()
