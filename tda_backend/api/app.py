@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import APIRouter, FastAPI
+from fastapi.openapi.utils import get_openapi
 
 from tda_backend import __version__
 from tda_backend.api.errors import install_error_handlers
 from tda_backend.api.middleware import RequestContextMiddleware, RouteTemplates
 from tda_backend.api.routes import data, health, jobs, metrics, results, stream
 from tda_backend.config import Settings, get_settings
+from tda_backend.models.common import ErrorOut
 from tda_backend.services.container import Services
 from tda_backend.services.telemetry import configure_logging
 
@@ -31,6 +34,30 @@ NPZ or SVG pictures.
 """
 
 
+def _route_methods(app: FastAPI) -> dict[str, set[str]]:
+    routes = {
+        path: {method.upper() for method in item}
+        for path, item in app.openapi()["paths"].items()
+    }
+    routes.update({"/docs": {"GET"}, "/redoc": {"GET"}, "/openapi.json": {"GET"}})
+    return routes
+
+
+def _openapi_document(app: FastAPI, settings: Settings) -> dict[str, Any]:
+    """The OpenAPI document of this server: API-key security is described only when it is on."""
+    if app.openapi_schema is None:
+        document = get_openapi(title=app.title, version=app.version,
+                               description=app.description, routes=app.routes)
+        if not settings.api_key_set:
+            document.get("components", {}).pop("securitySchemes", None)
+            for item in document["paths"].values():
+                for operation in item.values():
+                    operation.pop("security", None)
+                    operation.get("responses", {}).pop("401", None)
+        app.openapi_schema = document
+    return app.openapi_schema
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings)
@@ -48,13 +75,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="tda-platform", version=__version__, description=DESCRIPTION, lifespan=lifespan,
     )
     app.state.settings = settings
+    app.openapi = lambda: _openapi_document(app, settings)  # type: ignore[method-assign]
     install_error_handlers(app)
     app.add_middleware(
         RequestContextMiddleware,
         max_body_bytes=settings.max_upload_bytes + _BODY_OVERHEAD_BYTES,
-        route_of=RouteTemplates(lambda: [*app.openapi()["paths"], "/docs", "/redoc"]),
+        route_of=RouteTemplates(lambda: _route_methods(app)),
     )
-    api = APIRouter(prefix=API_PREFIX)
+    api = APIRouter(prefix=API_PREFIX, responses={
+        401: {"model": ErrorOut, "description": "API_KEYS is set and X-API-Key is missing or"
+                                                " unknown"},
+    })
     for module in (data, jobs, results, stream):
         api.include_router(module.router)
     app.include_router(api)

@@ -7,7 +7,9 @@ clients read every invalid-value error the same way; the other errors carry ``de
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tda_backend.services.errors import (
     ConflictError,
@@ -36,10 +38,21 @@ async def _service_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _value_error(request: Request, exc: Exception) -> JSONResponse:
     field = exc.field if isinstance(exc, InvalidInputError) else None
-    loc = ["body", field] if field else ["body"]
+    loc = ["body", field] if field and field != "body" else ["body"]
     return JSONResponse(
         {"detail": [{"loc": loc, "msg": str(exc), "type": "value_error"}]}, status_code=422
     )
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    # FastAPI answers 400 for a body it cannot decode at all (bad UTF-8); that is a malformed
+    # body like any other, so it gets the same 422 as malformed JSON.
+    if exc.status_code == 400 and exc.detail == "There was an error parsing the body":
+        return JSONResponse({"detail": [{
+            "loc": ["body"], "msg": "body: malformed JSON (not UTF-8 text)", "type": "json_invalid",
+        }]}, status_code=422)
+    return await http_exception_handler(request, exc)
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -52,4 +65,5 @@ def install_error_handlers(app: FastAPI) -> None:
     for cls in _STATUS:
         app.add_exception_handler(cls, _service_error)
     app.add_exception_handler(ValueError, _value_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected)

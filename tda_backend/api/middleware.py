@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -22,20 +22,29 @@ _QUIET_PATHS = frozenset({"/health", "/metrics"})
 
 
 class RouteTemplates:
-    """Maps a request path to its route's template (``/api/v1/tda/jobs/{job_id}``), so that
-    metrics have one series per route rather than per id."""
+    """Maps a request path to its route's template (``/api/v1/tda/jobs/{job_id}``) and methods.
 
-    def __init__(self, templates: Callable[[], Iterable[str]]) -> None:
-        self._source = templates
-        self._compiled: list[tuple[re.Pattern[str], str]] | None = None
+    Metrics get one series per route rather than per id; a 405 gets an ``Allow`` header listing
+    every method of the path (the router alone names only those of its first matching route).
+    """
 
-    def __call__(self, path: str) -> str:
+    def __init__(self, routes: Callable[[], dict[str, set[str]]]) -> None:
+        self._source = routes
+        self._compiled: list[tuple[re.Pattern[str], str, str]] | None = None
+
+    def _routes(self) -> list[tuple[re.Pattern[str], str, str]]:
         if self._compiled is None:
             self._compiled = [
-                (re.compile("^" + re.sub(r"\\{[^/]+?\\}", "[^/]+", re.escape(t)) + "$"), t)
-                for t in self._source()
+                (re.compile("^" + re.sub(r"\\{[^/]+?\\}", "[^/]+", re.escape(t)) + "$"), t,
+                 ", ".join(sorted(methods)))
+                for t, methods in self._source().items()
             ]
-        return next((t for pattern, t in self._compiled if pattern.match(path)), "unmatched")
+        return self._compiled
+
+    def __call__(self, path: str) -> tuple[str, str]:
+        """The template and the ``Allow`` value of ``path``; ("unmatched", "") if none."""
+        return next(((t, allow) for pattern, t, allow in self._routes() if pattern.match(path)),
+                    ("unmatched", ""))
 
 
 class RequestContextMiddleware:
@@ -61,10 +70,13 @@ class RequestContextMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message.setdefault("headers", [])
-                message["headers"] = [
-                    *message["headers"], (b"x-request-id", request_id.encode("latin-1")),
-                ]
+                extra = [(b"x-request-id", request_id.encode("latin-1"))]
+                headers = list(message.get("headers", []))
+                if status == 405:
+                    allow = self.route_of(scope["path"])[1]
+                    headers = [(k, v) for k, v in headers if k.lower() != b"allow"]
+                    extra.append((b"allow", allow.encode("latin-1")))
+                message["headers"] = headers + extra
             await send(message)
 
         received = 0
@@ -85,7 +97,7 @@ class RequestContextMiddleware:
                 return
             await self.app(scope, limited_receive, send_with_id)
         finally:
-            template = self.route_of(scope["path"])
+            template = self.route_of(scope["path"])[0]
             elapsed = time.perf_counter() - started
             HTTP_REQUESTS.labels(scope["method"], template, str(status)).inc()
             HTTP_LATENCY.labels(scope["method"], template).observe(elapsed)

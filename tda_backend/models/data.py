@@ -26,7 +26,7 @@ class DataJSONUpload(BaseModel):
 class DataOut(BaseModel):
     data_id: str
     kind: DataKind
-    shape: tuple[int, int]
+    shape: list[int] = Field(min_length=2, max_length=2, description="[rows, columns]")
     n_points: int
     dimension: int | None = Field(description="coordinates per point; null for a distance matrix")
     sha256: str = Field(description="SHA-256 of the stored array (float64 .npy)")

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 
-Pair = tuple[float, float | None]
+# [birth, death]; death null = infinite (essential class).
+Pair = Annotated[list[float | None], Field(min_length=2, max_length=2)]
 
 
 class Summary(BaseModel):

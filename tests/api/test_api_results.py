@@ -13,6 +13,7 @@ import pytest
 from api_helpers import circle, submit, upload_array, wait_for
 
 from tda_backend import render
+from tda_backend.models.results import ResultOut
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -24,6 +25,7 @@ async def finished(client: httpx.AsyncClient) -> dict[str, Any]:
     done = await wait_for(client, job["job_id"])
     assert done["status"] == "succeeded", done
     result: dict[str, Any] = (await client.get(f"/api/v1/tda/results/{job['job_id']}")).json()
+    ResultOut.model_validate(result)  # the documented schema
     return result
 
 

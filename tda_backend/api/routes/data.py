@@ -10,7 +10,7 @@ from starlette.datastructures import FormData, UploadFile
 from starlette.formparsers import MultiPartException
 
 from tda_backend.api.deps import OwnerDep, ServicesDep
-from tda_backend.models.common import ErrorOut
+from tda_backend.models.common import ErrorOut, ValidationErrorOut
 from tda_backend.models.data import DataJSONUpload, DataKind, DataOut, SourceFormat
 from tda_backend.models.tables import Dataset
 from tda_backend.services.datasets import Upload
@@ -47,7 +47,7 @@ _UPLOAD_BODY: dict[str, Any] = {
 def data_out(dataset: Dataset) -> DataOut:
     kind = cast(DataKind, dataset.kind)
     return DataOut(
-        data_id=dataset.id, kind=kind, shape=(dataset.n_rows, dataset.n_cols),
+        data_id=dataset.id, kind=kind, shape=[dataset.n_rows, dataset.n_cols],
         n_points=dataset.n_rows,
         dimension=dataset.n_cols if kind == "point_cloud" else None,
         sha256=dataset.sha256, size_bytes=dataset.size_bytes,
@@ -102,6 +102,7 @@ async def _from_form(form: FormData) -> Upload:
     responses={
         413: {"model": ErrorOut, "description": "Larger than MAX_UPLOAD_MB or the point caps"},
         415: {"model": ErrorOut, "description": "Not CSV/TSV, .npy or JSON"},
+        422: {"model": ValidationErrorOut, "description": "Invalid data, named by field"},
     },
 )
 async def upload_data(
