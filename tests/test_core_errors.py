@@ -136,6 +136,24 @@ def test_index_overflow_is_a_resource_error(n: int, maxdim: int) -> None:
     assert time.monotonic() - start < 10
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="a nonzero diagonal entry of a sparse matrix is ignored (dense input refuses it)",
+)
+def test_sparse_nonzero_diagonal_is_refused() -> None:
+    # ripser.py and giotto-ph read the diagonal as vertex births; ignoring it silently would
+    # give their users a different answer.
+    coo = scipy.sparse.coo_matrix(([1.0, 0.5], ([0, 1], [1, 1])), shape=(3, 3))
+    with pytest.raises(ValueError, match=r"(?i)diagonal"):
+        vietoris_rips(coo, maxdim=1, distance_matrix=True)
+
+
+def test_sparse_zero_diagonal_is_accepted() -> None:
+    coo = scipy.sparse.coo_matrix(([1.0, 0.0, 2.0], ([0, 1, 1], [1, 1, 2])), shape=(3, 3))
+    got = vietoris_rips(coo, maxdim=1, distance_matrix=True).diagrams
+    assert engine_pairs(got) == [[(0.0, 1.0), (0.0, 2.0), (0.0, math.inf)], []]
+
+
 def test_resource_error_is_a_value_error() -> None:
     assert issubclass(ResourceError, ValueError)
 

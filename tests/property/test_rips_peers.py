@@ -455,6 +455,18 @@ def test_threads_give_identical_results(seed: int) -> None:
         assert with_reps[0] == with_reps[1], f"seed {seed} dim {dim}: representatives differ"
 
 
+@pytest.mark.parametrize("coeff", [46337, 65537, 2**31 - 1])
+def test_large_primes(coeff: int) -> None:
+    # GUDHI's largest field is Z/46337; the data have no torsion (checked with small primes
+    # by the random cases), so every large prime gives the same diagrams.
+    rng = np.random.default_rng([19, coeff])
+    m = draw_matrix(rng, "int5", 12)
+    got = [
+        normalise(d) for d in vietoris_rips(m, maxdim=2, coeff=coeff, distance_matrix=True).diagrams
+    ]
+    assert_same_diagrams(got, peer_gudhi_matrix(m, 2, None, 46337), 2, "gudhi", f"p={coeff}")
+
+
 def diameter(m: NDArray[np.float64], simplex: NDArray[np.int64]) -> float:
     idx = np.asarray(simplex, dtype=np.int64)
     return float(m[np.ix_(idx, idx)].max()) if len(idx) > 1 else 0.0
