@@ -21,6 +21,7 @@ can create new ones), so both sides drop pairs whose birth equals their death be
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -465,6 +466,26 @@ def test_large_primes(coeff: int) -> None:
         normalise(d) for d in vietoris_rips(m, maxdim=2, coeff=coeff, distance_matrix=True).diagrams
     ]
     assert_same_diagrams(got, peer_gudhi_matrix(m, 2, None, 46337), 2, "gudhi", f"p={coeff}")
+
+
+def test_concurrent_calls_match_sequential_ones() -> None:
+    # The service runs several computations at once from Python threads (the GIL is released).
+    rng = np.random.default_rng(23)
+    inputs = [rng.standard_normal((int(rng.integers(40, 90)), 3)) for _ in range(8)]
+    sequential = [vietoris_rips(x, maxdim=2, coeff=3).diagrams for x in inputs]
+    concurrent: list[Any] = [None] * len(inputs)
+
+    def work(i: int) -> None:
+        concurrent[i] = vietoris_rips(inputs[i], maxdim=2, coeff=3, n_threads=2).diagrams
+
+    workers = [threading.Thread(target=work, args=(i,)) for i in range(len(inputs))]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    for i, (one, other) in enumerate(zip(sequential, concurrent, strict=True)):
+        for dim in range(3):
+            assert exact_multiset(one[dim]) == exact_multiset(other[dim]), f"input {i} dim {dim}"
 
 
 def diameter(m: NDArray[np.float64], simplex: NDArray[np.int64]) -> float:
