@@ -286,13 +286,16 @@ BIG_THRESHOLD = 2.2
 
 
 @pytest.mark.timeout(60)
-def test_cancel_from_another_thread_stops_within_a_second() -> None:
+@pytest.mark.parametrize(("n_threads", "delay"), [(1, 0.3), (2, 0.3), (1, 0.05), (2, 1.5)])
+def test_cancel_from_another_thread_stops_within_a_second(n_threads: int, delay: float) -> None:
     token = CancelToken()
     outcome: dict[str, Any] = {}
 
     def compute() -> None:
         try:
-            vietoris_rips(BIG, maxdim=BIG_MAXDIM, threshold=BIG_THRESHOLD, cancel=token)
+            vietoris_rips(
+                BIG, maxdim=BIG_MAXDIM, threshold=BIG_THRESHOLD, n_threads=n_threads, cancel=token
+            )
             outcome["result"] = "finished"
         except Cancelled:
             outcome["result"] = "cancelled"
@@ -302,9 +305,9 @@ def test_cancel_from_another_thread_stops_within_a_second() -> None:
 
     worker = threading.Thread(target=compute)
     worker.start()
-    time.sleep(0.3)
+    time.sleep(delay)
     # The main thread runs while the engine computes: the GIL is released.
-    assert worker.is_alive(), "the computation finished in under 0.3 s: make BIG larger"
+    assert worker.is_alive(), f"the computation finished in under {delay} s: make BIG larger"
     cancelled_at = time.monotonic()
     token.cancel()
     worker.join(timeout=30)
