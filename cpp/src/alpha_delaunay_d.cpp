@@ -2,6 +2,7 @@
 // Faces are enumerated from the full cells down, one dimension at a time, by sorting the
 // (face, coface) incidences; values follow the same top-down rule as in 2D and 3D.
 #include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <limits>
 #include <numeric>
@@ -43,9 +44,8 @@ using FullCell = CGAL::Triangulation_full_cell<Kernel>;
 using DataStructure = CGAL::Triangulation_data_structure<Kernel::Dimension, Vertex, FullCell>;
 using Delaunay = CGAL::Delaunay_triangulation<Kernel, DataStructure>;
 
-// A point x is inside a face's circumsphere only beyond this relative margin, so that exactly
-// co-spherical points (lattices) are decided as exact arithmetic decides them.
-constexpr double kInsideMargin = 1e-12;
+// Inside tests closer to the sphere than this (relative) are decided in exact arithmetic.
+constexpr double kInsideMargin = 1e-10;
 
 // Enumerates the (k-1)-faces of the k-simplices of `upper`, fills `lower` with them and their
 // alpha values, and records the incidences (upper.facets, or top_cofaces when upper is the top).
@@ -95,7 +95,8 @@ void derive_faces(SimplexLayer& upper, SimplexLayer& lower, std::vector<index_t>
     for (std::size_t j = 0; j < face_width; ++j) {
       simplex[j] = coordinates + std::size_t{vertices[j]} * dim;
     }
-    const double own = squared_circumradius(simplex, dim, center.data());
+    bool ill_conditioned = false;
+    const double own = squared_circumradius(simplex, dim, center.data(), &ill_conditioned);
     double cofaces_min = std::numeric_limits<double>::infinity();
     bool attached = false;
     for (std::size_t r = first; r < last; ++r) {
@@ -107,7 +108,12 @@ void derive_faces(SimplexLayer& upper, SimplexLayer& lower, std::vector<index_t>
       for (std::size_t c = 0; c < dim; ++c) {
         distance2 += (x[c] - center[c]) * (x[c] - center[c]);
       }
-      attached = attached || distance2 < own * (1 - kInsideMargin);
+      if (!attached) {
+        // Near the sphere, or around a face too flat for floating point: decide exactly.
+        attached = (ill_conditioned || std::abs(distance2 - own) <= kInsideMargin * own)
+                       ? inside_circumsphere_exact(simplex, dim, x)
+                       : distance2 < own;
+      }
       if (top_cofaces == nullptr) {
         upper.facets[s * (k + 1) + i] = face;
       }

@@ -21,6 +21,9 @@ constexpr double kMaxCondition = 1e3;
 // The Gram-matrix form of the general dimension errs by ~ eps kappa^2 instead.
 constexpr double kMaxSquaredCondition = 1e4;
 
+// Floating-point side tests closer to a tie than this (relative) are left to exact arithmetic.
+constexpr double kAmbiguous = 1e-10;
+
 thread_local std::size_t exact_radius_count = 0;
 
 // The double nearest to q (CGAL::to_double may truncate).
@@ -46,10 +49,19 @@ std::size_t take_exact_radius_count() {
   return count;
 }
 
-double squared_circumradius_exact(std::span<const double* const> simplex, std::size_t dim,
-                                  double* center) {
-  using Q = CGAL::Exact_rational;
-  ++exact_radius_count;
+namespace {
+
+using Q = CGAL::Exact_rational;
+
+// The circumcenter of the simplex as origin + sum_i lambda_i a_i, a_i = p_i - origin, in exact
+// arithmetic: lambda, the edges a_i and sum_i lambda_i |a_i|^2 / 2 (the squared radius).
+struct ExactCircumsphere {
+  std::vector<Q> edges;
+  std::vector<Q> lambda;
+  Q squared_radius;
+};
+
+ExactCircumsphere exact_circumsphere(std::span<const double* const> simplex, std::size_t dim) {
   const std::size_t k = simplex.size() - 1;
   const double* origin = simplex[0];
   // The circumcenter is origin + sum_i lambda_i a_i with a_i = p_i - origin and
@@ -105,20 +117,60 @@ double squared_circumradius_exact(std::span<const double* const> simplex, std::s
   for (std::size_t i = 0; i < k; ++i) {
     squared_radius += lambda[i] * half_norms[i];
   }
+  return {std::move(edges), std::move(lambda), std::move(squared_radius)};
+}
+
+}  // namespace
+
+double squared_circumradius_exact(std::span<const double* const> simplex, std::size_t dim,
+                                  double* center) {
+  ++exact_radius_count;
+  const ExactCircumsphere sphere = exact_circumsphere(simplex, dim);
+  const std::size_t k = simplex.size() - 1;
   if (center != nullptr) {
     for (std::size_t c = 0; c < dim; ++c) {
-      Q coordinate = origin[c];
+      Q coordinate = simplex[0][c];
       for (std::size_t i = 0; i < k; ++i) {
-        coordinate += lambda[i] * edges[i * dim + c];
+        coordinate += sphere.lambda[i] * sphere.edges[i * dim + c];
       }
       center[c] = nearest_double(coordinate);
     }
   }
-  return nearest_double(squared_radius);
+  return nearest_double(sphere.squared_radius);
+}
+
+bool inside_circumsphere_exact(std::span<const double* const> simplex, std::size_t dim,
+                               const double* x) {
+  // |x - center|^2 < r^2  <=>  |y|^2 - 2 sum_i lambda_i (a_i . y) < 0 with y = x - origin.
+  const ExactCircumsphere sphere = exact_circumsphere(simplex, dim);
+  const std::size_t k = simplex.size() - 1;
+  std::vector<Q> y(dim);
+  Q power = 0;
+  for (std::size_t c = 0; c < dim; ++c) {
+    y[c] = Q(x[c]) - Q(simplex[0][c]);
+    power += y[c] * y[c];
+  }
+  for (std::size_t i = 0; i < k; ++i) {
+    Q dot = 0;
+    for (std::size_t c = 0; c < dim; ++c) {
+      dot += sphere.edges[i * dim + c] * y[c];
+    }
+    power -= 2 * sphere.lambda[i] * dot;
+  }
+  return power < 0;
 }
 
 double squared_circumradius(std::span<const double* const> simplex, std::size_t dim,
-                            double* center) {
+                            double* center, bool* exact) {
+  if (exact != nullptr) {
+    *exact = false;
+  }
+  const auto fallback = [&] {
+    if (exact != nullptr) {
+      *exact = true;
+    }
+    return squared_circumradius_exact(simplex, dim, center);
+  };
   const std::size_t k = simplex.size() - 1;
   const double* origin = simplex[0];
   if (k == 0) {
@@ -164,7 +216,7 @@ double squared_circumradius(std::span<const double* const> simplex, std::size_t 
   for (std::size_t step = 0; step + 1 < m; ++step) {
     const double pivot = bordered[step * m + step];
     if (!(pivot > 0)) {
-      return squared_circumradius_exact(simplex, dim, center);
+      return fallback();
     }
     for (std::size_t i = step + 1; i < m; ++i) {
       for (std::size_t j = step + 1; j < m; ++j) {
@@ -178,7 +230,7 @@ double squared_circumradius(std::span<const double* const> simplex, std::size_t 
   const double gram_determinant = previous;  // leading k x k minor
   const double bordered_determinant = bordered[k * m + k];
   if (!(gram_determinant * kMaxSquaredCondition > norms_product)) {
-    return squared_circumradius_exact(simplex, dim, center);
+    return fallback();
   }
   if (center != nullptr) {
     // Cholesky-free elimination (G is positive definite) for the barycentric weights.
@@ -293,6 +345,14 @@ double squared_circumradius_tetrahedron(const double* p, const double* q, const 
   const double weight_r = nx * cax + ny * cay + nz * caz;
   const double weight_s = nx * abx + ny * aby + nz * abz;
   const double weight_p = 2 * det * det - weight_q - weight_r - weight_s;
+  const double smallest = std::min({std::abs(weight_p), std::abs(weight_q), std::abs(weight_r),
+                                    std::abs(weight_s)});
+  if (smallest <= kAmbiguous * (std::abs(weight_p) + std::abs(weight_q) + std::abs(weight_r) +
+                                std::abs(weight_s))) {
+    // A vertex (nearly) on a facet's diametral sphere: let the exact predicate decide.
+    *attached = -1;
+    return (nx * nx + ny * ny + nz * nz) / (4 * det * det);
+  }
   *attached = (weight_p < 0 ? 1 : 0) | (weight_q < 0 ? 2 : 0) | (weight_r < 0 ? 4 : 0) |
               (weight_s < 0 ? 8 : 0);
   return (nx * nx + ny * ny + nz * nz) / (4 * det * det);

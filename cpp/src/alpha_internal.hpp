@@ -80,7 +80,10 @@ PersistenceResult filtration_persistence(const DelaunayFiltration& filtration, i
 // each), computed in floating point when well conditioned and in exact rational arithmetic
 // otherwise, so that the result is the rounding of the exact value up to ~1e-12 relative.
 double squared_circumradius(std::span<const double* const> simplex, std::size_t dim,
-                            double* center = nullptr);
+                            double* center = nullptr, bool* exact = nullptr);
+// Whether x lies strictly inside the smallest circumsphere of the simplex, decided exactly.
+bool inside_circumsphere_exact(std::span<const double* const> simplex, std::size_t dim,
+                               const double* x);
 // Number of exact recomputations since the last call (per thread).
 std::size_t take_exact_radius_count();
 double squared_circumradius_exact(std::span<const double* const> simplex, std::size_t dim,
@@ -94,14 +97,25 @@ double squared_circumradius_triangle_3(const double* p, const double* q, const d
 // tetrahedron is too flat for floating point to decide.
 double squared_circumradius_tetrahedron(const double* p, const double* q, const double* r,
                                         const double* s, int* attached);
-// Whether t lies strictly inside the ball with diameter pq (the angle at t is obtuse).
+// Whether t lies strictly inside the ball with diameter pq (the angle at t is obtuse); exact
+// arithmetic decides near-right angles.
 inline bool inside_diametral_ball(const double* p, const double* q, const double* t,
                                   std::size_t dim) {
   double dot = 0;
+  double p2 = 0;
+  double q2 = 0;
   for (std::size_t i = 0; i < dim; ++i) {
-    dot += (p[i] - t[i]) * (q[i] - t[i]);
+    const double u = p[i] - t[i];
+    const double v = q[i] - t[i];
+    dot += u * v;
+    p2 += u * u;
+    q2 += v * v;
   }
-  return dot < 0;
+  if (dot * dot > 1e-20 * p2 * q2) {
+    return dot < 0;
+  }
+  const double* segment[] = {p, q};
+  return inside_circumsphere_exact(segment, dim, t);
 }
 inline double squared_half_length(const double* p, const double* q, std::size_t dim) {
   double sum = 0;
