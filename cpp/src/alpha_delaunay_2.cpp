@@ -34,35 +34,50 @@ using Delaunay = CGAL::Delaunay_triangulation_2<Kernel, DataStructure>;
 
 }  // namespace
 
-DelaunayFiltration delaunay_filtration_2(const double* coordinates, std::size_t n,
+DelaunayFiltration delaunay_filtration_2(const double* input, std::size_t n,
                                          const Control& control, AlphaStats* stats) {
   StageClock clock;
-  std::vector<Point> points;
-  points.reserve(n);
-  for (std::size_t i = 0; i < n; ++i) {
-    points.emplace_back(coordinates[2 * i], coordinates[2 * i + 1]);
-  }
   DelaunayFiltration filtration;
   filtration.vertex_count = n;
-  auto triangulation = std::make_unique<Delaunay>();
+  // Vertices are numbered along CGAL's spatial sort (a Hilbert curve) for locality.
+  std::vector<Point> points;
+  std::vector<double> sorted(2 * n);
   {
+    std::vector<Point> unsorted;
+    unsorted.reserve(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      unsorted.emplace_back(input[2 * i], input[2 * i + 1]);
+    }
     std::vector<std::size_t> order(n);
     std::iota(order.begin(), order.end(), std::size_t{0});
     using SortTraits = CGAL::Spatial_sort_traits_adapter_2<
         Kernel, CGAL::Pointer_property_map<Point>::const_type>;
-    CGAL::spatial_sort(order.begin(), order.end(), SortTraits(CGAL::make_property_map(std::as_const(points))));
+    CGAL::spatial_sort(order.begin(), order.end(),
+                       SortTraits(CGAL::make_property_map(std::as_const(unsorted))));
+    filtration.vertex_labels.resize(n);
+    points.reserve(n);
+    for (std::size_t v = 0; v < n; ++v) {
+      filtration.vertex_labels[v] = static_cast<index_t>(order[v]);
+      points.push_back(unsorted[order[v]]);
+      sorted[2 * v] = input[2 * order[v]];
+      sorted[2 * v + 1] = input[2 * order[v] + 1];
+    }
+  }
+  const double* coordinates = sorted.data();
+  auto triangulation = std::make_unique<Delaunay>();
+  {
     Ticker ticker(control, 0.0, kTriangulationEnd, n);
     Delaunay::Face_handle hint;
-    for (const std::size_t i : order) {
-      const Delaunay::Vertex_handle vertex = triangulation->insert(points[i], hint);
-      vertex->info() = static_cast<index_t>(i);
+    for (std::size_t v = 0; v < n; ++v) {
+      const Delaunay::Vertex_handle vertex = triangulation->insert(points[v], hint);
+      vertex->info() = static_cast<index_t>(v);
       hint = vertex->face();
       ticker.tick();
     }
   }
   if (triangulation->dimension() < 2) {
     filtration.top = triangulation->dimension();
-    filtration.hull_frame = {0, 1};
+    filtration.hull_frame = {filtration.vertex_labels[0], filtration.vertex_labels[1]};
     return filtration;
   }
   if (stats != nullptr) {

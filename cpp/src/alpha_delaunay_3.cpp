@@ -36,19 +36,41 @@ using Delaunay = CGAL::Delaunay_triangulation_3<Kernel, DataStructure>;
 
 constexpr double kInfinity = std::numeric_limits<double>::infinity();
 
-// Inserts along a spatial sort, each point located from the previous one.
-void insert_points(Delaunay& triangulation, const std::vector<Point>& points,
-                   const Control& control) {
-  std::vector<std::size_t> order(points.size());
+// Numbers the points along a Hilbert curve (CGAL's spatial sort): consecutive vertices are
+// close, which keeps the triangulation's location steps short and every later pass over
+// vertices, edges and their coordinates cache friendly. Returns the input index of each vertex.
+std::vector<index_t> spatial_numbering(const double* coordinates, std::size_t n,
+                                       std::vector<Point>& points, std::vector<double>& sorted) {
+  std::vector<Point> input;
+  input.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    input.emplace_back(coordinates[3 * i], coordinates[3 * i + 1], coordinates[3 * i + 2]);
+  }
+  std::vector<std::size_t> order(n);
   std::iota(order.begin(), order.end(), std::size_t{0});
   using SortTraits =
       CGAL::Spatial_sort_traits_adapter_3<Kernel, CGAL::Pointer_property_map<Point>::const_type>;
-  CGAL::spatial_sort(order.begin(), order.end(), SortTraits(CGAL::make_property_map(std::as_const(points))));
+  CGAL::spatial_sort(order.begin(), order.end(),
+                     SortTraits(CGAL::make_property_map(std::as_const(input))));
+  std::vector<index_t> labels(n);
+  points.clear();
+  points.reserve(n);
+  sorted.resize(3 * n);
+  for (std::size_t v = 0; v < n; ++v) {
+    labels[v] = static_cast<index_t>(order[v]);
+    points.push_back(input[order[v]]);
+    std::copy_n(coordinates + 3 * order[v], 3, &sorted[3 * v]);
+  }
+  return labels;
+}
+
+void insert_points(Delaunay& triangulation, const std::vector<Point>& points,
+                   const Control& control) {
   Ticker ticker(control, 0.0, kTriangulationEnd, points.size());
   Delaunay::Cell_handle hint;
-  for (const std::size_t i : order) {
-    const Delaunay::Vertex_handle vertex = triangulation.insert(points[i], hint);
-    vertex->info() = static_cast<index_t>(i);
+  for (std::size_t v = 0; v < points.size(); ++v) {
+    const Delaunay::Vertex_handle vertex = triangulation.insert(points[v], hint);
+    vertex->info() = static_cast<index_t>(v);
     hint = vertex->cell();
     ticker.tick();
   }
@@ -70,21 +92,22 @@ std::vector<index_t> hull_frame(const std::vector<Point>& points, int dimension)
 
 }  // namespace
 
-DelaunayFiltration delaunay_filtration_3(const double* coordinates, std::size_t n,
+DelaunayFiltration delaunay_filtration_3(const double* input, std::size_t n,
                                          const Control& control, AlphaStats* stats) {
   StageClock clock;
   std::vector<Point> points;
-  points.reserve(n);
-  for (std::size_t i = 0; i < n; ++i) {
-    points.emplace_back(coordinates[3 * i], coordinates[3 * i + 1], coordinates[3 * i + 2]);
-  }
+  std::vector<double> sorted;
   DelaunayFiltration filtration;
   filtration.vertex_count = n;
+  filtration.vertex_labels = spatial_numbering(input, n, points, sorted);
+  const double* coordinates = sorted.data();
   auto triangulation = std::make_unique<Delaunay>();
   insert_points(*triangulation, points, control);
   if (triangulation->dimension() < 3) {
     filtration.top = triangulation->dimension();
-    filtration.hull_frame = hull_frame(points, triangulation->dimension());
+    for (const index_t v : hull_frame(points, triangulation->dimension())) {
+      filtration.hull_frame.push_back(filtration.vertex_labels[v]);
+    }
     return filtration;
   }
   if (stats != nullptr) {
@@ -134,9 +157,9 @@ DelaunayFiltration delaunay_filtration_3(const double* coordinates, std::size_t 
       }
     }
     attached_masks.push_back(static_cast<std::uint8_t>(mask));
-    std::array<index_t, 4> sorted = corners;
-    std::sort(sorted.begin(), sorted.end());
-    tetrahedra.vertices.insert(tetrahedra.vertices.end(), sorted.begin(), sorted.end());
+    std::array<index_t, 4> ascending = corners;
+    std::sort(ascending.begin(), ascending.end());
+    tetrahedra.vertices.insert(tetrahedra.vertices.end(), ascending.begin(), ascending.end());
     ticker.tick();
   }
 

@@ -42,6 +42,9 @@ struct DelaunayFiltration {
   std::size_t vertex_count = 0;
   std::vector<SimplexLayer> layers;
   std::vector<index_t> top_cofaces;
+  // Index among the caller's points of each vertex (empty: the identity); builders number
+  // vertices in their own, cache-friendly order.
+  std::vector<index_t> vertex_labels;
   // Set instead of the layers when the points span an affine hull of dimension top < ambient:
   // top + 1 affinely independent points (by index) to re-express the points in.
   std::vector<index_t> hull_frame;

@@ -28,6 +28,7 @@ namespace {
 struct LayerOrder {
   std::vector<index_t> simplex_at;  // rank -> simplex
   std::vector<index_t> rank_of;     // simplex -> rank
+  std::vector<double> value_at;     // rank -> value
 };
 
 LayerOrder order_layer(const SimplexLayer& layer, const Control& control) {
@@ -84,9 +85,11 @@ LayerOrder order_layer(const SimplexLayer& layer, const Control& control) {
   LayerOrder order;
   order.simplex_at.resize(size);
   order.rank_of.resize(size);
+  order.value_at.resize(size);
   for (std::size_t r = 0; r < size; ++r) {
     order.simplex_at[r] = keys[r].simplex;
     order.rank_of[keys[r].simplex] = static_cast<index_t>(r);
+    order.value_at[r] = std::bit_cast<double>(keys[r].bits);
   }
   return order;
 }
@@ -111,10 +114,12 @@ class UnionFind {
 
 class PairCollector {
  public:
-  PairCollector(const DelaunayFiltration& filtration, bool representatives)
-      : filtration_(filtration), representatives_(representatives) {}
+  PairCollector(const DelaunayFiltration& filtration, const std::vector<LayerOrder>& orders,
+                bool representatives)
+      : filtration_(filtration), orders_(orders), representatives_(representatives) {}
 
-  // Records [birth, death) unless it has zero persistence.
+  // Records [birth, death) unless it has zero persistence. Simplices are given by rank in
+  // their dimension, vertices (birth_dim 0) by index.
   void add(std::vector<PersistencePair>& diagram, int birth_dim, index_t birth, index_t death) {
     const double birth_value = value(birth_dim, birth);
     const double death_value = death == kNone ? kInfinity : value(birth_dim + 1, death);
@@ -134,23 +139,30 @@ class PairCollector {
   }
 
  private:
-  [[nodiscard]] double value(int dim, index_t simplex) const {
-    return dim == 0 ? 0.0 : filtration_.layers[static_cast<std::size_t>(dim)].values[simplex];
+  [[nodiscard]] double value(int dim, index_t rank) const {
+    return dim == 0 ? 0.0 : orders_[static_cast<std::size_t>(dim)].value_at[rank];
   }
-  [[nodiscard]] std::vector<vertex_t> vertices(int dim, index_t simplex) const {
+  [[nodiscard]] std::vector<vertex_t> vertices(int dim, index_t rank) const {
+    const index_t simplex = dim == 0 ? rank : orders_[static_cast<std::size_t>(dim)].simplex_at[rank];
+    const auto& labels = filtration_.vertex_labels;
+    const auto label = [&](index_t v) { return static_cast<vertex_t>(labels.empty() ? v : labels[v]); };
     if (dim == 0) {
-      return {static_cast<vertex_t>(simplex)};
+      return {label(simplex)};
     }
-    const auto span = filtration_.layers[static_cast<std::size_t>(dim)].simplex(simplex);
-    return {span.begin(), span.end()};
+    std::vector<vertex_t> out;
+    for (const index_t v : filtration_.layers[static_cast<std::size_t>(dim)].simplex(simplex)) {
+      out.push_back(label(v));
+    }
+    return out;
   }
 
   const DelaunayFiltration& filtration_;
+  const std::vector<LayerOrder>& orders_;
   bool representatives_;
 };
 
 // Dimension 0: Kruskal with the elder rule (all vertices are born at 0; the smaller index is
-// older). Returns which edges merged two components.
+// older). Returns which edges (by rank) merged two components.
 std::vector<std::uint8_t> vertex_pairs(const DelaunayFiltration& filtration,
                                        const LayerOrder& edge_order, PairCollector& pairs,
                                        std::vector<PersistencePair>& diagram) {
@@ -158,60 +170,71 @@ std::vector<std::uint8_t> vertex_pairs(const DelaunayFiltration& filtration,
   UnionFind components(filtration.vertex_count);
   std::vector<std::uint8_t> merging(edges.size(), 0);
   // The root of a component is its oldest vertex: attaching the younger root keeps it so.
-  for (const index_t e : edge_order.simplex_at) {
-    const index_t u = components.find(edges.vertices[2 * std::size_t{e}]);
-    const index_t v = components.find(edges.vertices[2 * std::size_t{e} + 1]);
+  for (std::size_t r = 0; r < merging.size(); ++r) {
+    const std::size_t e = edge_order.simplex_at[r];
+    const index_t u = components.find(edges.vertices[2 * e]);
+    const index_t v = components.find(edges.vertices[2 * e + 1]);
     if (u == v) {
       continue;
     }
     const auto [older, younger] = std::minmax(u, v);
-    pairs.add(diagram, 0, younger, e);
+    pairs.add(diagram, 0, younger, static_cast<index_t>(r));
     components.attach(younger, older);
-    merging[e] = 1;
+    merging[r] = 1;
   }
   pairs.add(diagram, 0, components.find(0), kNone);
   return merging;
 }
 
 // Dimension T-1 by duality: in decreasing order, a facet joining two components of the dual
-// graph creates a (T-1)-class that the youngest top cell of the younger component kills.
+// graph creates a (T-1)-class that the youngest top cell of the younger component kills. Nodes
+// are the cells' ranks and the outside (above every rank); the root of a component is its
+// youngest node, so attaching the smaller root under the larger keeps the elder rule.
 std::vector<std::uint8_t> top_pairs(const DelaunayFiltration& filtration,
                                     const LayerOrder& facet_order, const LayerOrder& cell_order,
                                     PairCollector& pairs, std::vector<PersistencePair>& diagram,
                                     const Control& control) {
   const int top = filtration.top;
-  const std::size_t cell_count = filtration.layers[static_cast<std::size_t>(top)].size();
-  const auto outside = static_cast<index_t>(cell_count);
-  UnionFind regions(cell_count + 1);
-  // For each root, the rank of the youngest cell of its region (the outside is youngest of all).
-  std::vector<index_t> youngest(cell_count + 1);
-  for (std::size_t c = 0; c < cell_count; ++c) {
-    youngest[c] = cell_order.rank_of[c];
+  const std::size_t facet_count = facet_order.simplex_at.size();
+  const auto outside = static_cast<index_t>(cell_order.simplex_at.size());
+  // Cofaces of each facet as cell ranks, in facet rank order, so that the union-find below
+  // reads them sequentially. Translating in the builder's (spatially coherent) order first
+  // keeps the rank lookups cache friendly; the permutation then moves one pair per facet.
+  std::vector<index_t> cofaces(2 * facet_count);
+  for (std::size_t i = 0; i < 2 * facet_count; ++i) {
+    const index_t cell = filtration.top_cofaces[i];
+    cofaces[i] = cell == kNone ? outside : cell_order.rank_of[cell];
   }
-  youngest[outside] = outside;
-  std::vector<std::uint8_t> positive(facet_order.simplex_at.size(), 0);
-  Ticker ticker(control, kSortEnd, kSortEnd + (1 - kSortEnd) / 4, positive.size());
-  for (auto it = facet_order.simplex_at.rbegin(); it != facet_order.simplex_at.rend(); ++it) {
-    const index_t f = *it;
-    const index_t a = filtration.top_cofaces[2 * std::size_t{f}];
-    const index_t b = filtration.top_cofaces[2 * std::size_t{f} + 1];
-    const index_t ra = regions.find(a == kNone ? outside : a);
-    const index_t rb = regions.find(b == kNone ? outside : b);
+  {
+    std::vector<index_t> by_rank(2 * facet_count);
+    for (std::size_t r = 0; r < facet_count; ++r) {
+      const std::size_t f = facet_order.simplex_at[r];
+      by_rank[2 * r] = cofaces[2 * f];
+      by_rank[2 * r + 1] = cofaces[2 * f + 1];
+    }
+    cofaces.swap(by_rank);
+  }
+  UnionFind regions(std::size_t{outside} + 1);
+  std::vector<std::uint8_t> positive(facet_count, 0);
+  Ticker ticker(control, kSortEnd, kSortEnd + (1 - kSortEnd) / 4, facet_count);
+  for (std::size_t r = facet_count; r-- > 0;) {
+    const index_t a = regions.find(cofaces[2 * r]);
+    const index_t b = regions.find(cofaces[2 * r + 1]);
     ticker.tick();
-    if (ra == rb) {
+    if (a == b) {
       continue;
     }
-    const auto [younger, elder] = youngest[ra] < youngest[rb] ? std::pair{ra, rb} : std::pair{rb, ra};
-    pairs.add(diagram, top - 1, f, cell_order.simplex_at[youngest[younger]]);
+    const auto [younger, elder] = std::minmax(a, b);
+    pairs.add(diagram, top - 1, static_cast<index_t>(r), younger);
     regions.attach(younger, elder);
-    positive[f] = 1;
+    positive[r] = 1;
   }
   return positive;
 }
 
 // Reduces the boundary matrix of the (k+1)-simplices (rows: k-simplices) over Z/p, skipping the
-// columns marked in `cleared` and the rows marked in `dropped_rows` (may be empty). Returns the
-// k-simplices found positive (pivots).
+// columns marked in `cleared` and the rows marked in `dropped_rows` (may be empty; both by
+// rank). Returns the k-simplices (by rank) found positive, the pivots.
 class BoundaryReduction {
  public:
   struct Entry {
@@ -295,21 +318,29 @@ std::vector<std::uint8_t> middle_pairs(const DelaunayFiltration& filtration, int
   BoundaryReduction reduction(field, row_order.simplex_at.size());
   std::vector<std::uint8_t> positive(row_order.simplex_at.size(), 0);
   std::vector<BoundaryReduction::Entry> column;
+  // Boundaries as row ranks (kNone for dropped rows), translated in the builder's spatially
+  // coherent order so that the rank lookups hit the cache.
+  std::vector<index_t> boundary_rows(columns.facets.size());
+  for (std::size_t i = 0; i < boundary_rows.size(); ++i) {
+    const index_t row = row_order.rank_of[columns.facets[i]];
+    boundary_rows[i] = (!dropped_rows.empty() && dropped_rows[row] != 0) ? kNone : row;
+  }
   Ticker ticker(control, progress_from, progress_to, column_order.simplex_at.size());
-  for (const index_t c : column_order.simplex_at) {
+  for (std::size_t r = 0; r < cleared.size(); ++r) {
     ticker.tick();
-    if (cleared[c] != 0) {
+    if (cleared[r] != 0) {
       continue;
     }
+    const std::size_t c = column_order.simplex_at[r];
     column.clear();
     for (std::size_t i = 0; i < width; ++i) {
-      const index_t face = columns.facets[c * width + i];
-      if (!dropped_rows.empty() && dropped_rows[face] != 0) {
+      const index_t row = boundary_rows[c * width + i];
+      if (row == kNone) {
         continue;
       }
       // The boundary alternates signs along the sorted vertex list.
       const coefficient_t sign = (i % 2 == 0) ? 1 : field.negate(1);
-      column.push_back({row_order.rank_of[face], sign});
+      column.push_back({row, sign});
     }
     // Insertion sort: a boundary has dim + 2 entries.
     for (std::size_t i = 1; i < column.size(); ++i) {
@@ -319,9 +350,8 @@ std::vector<std::uint8_t> middle_pairs(const DelaunayFiltration& filtration, int
     }
     const index_t pivot = reduction.reduce(column);
     if (pivot != kNone) {
-      const index_t birth = row_order.simplex_at[pivot];
-      positive[birth] = 1;
-      pairs.add(diagram, k, birth, c);
+      positive[pivot] = 1;
+      pairs.add(diagram, k, pivot, static_cast<index_t>(r));
     }
   }
   return positive;
@@ -347,7 +377,7 @@ PersistenceResult filtration_persistence(const DelaunayFiltration& filtration, i
 
   PersistenceResult result;
   result.diagrams.resize(static_cast<std::size_t>(top));
-  PairCollector pairs(filtration, representatives);
+  PairCollector pairs(filtration, orders, representatives);
   const std::vector<std::uint8_t> merging_edges =
       vertex_pairs(filtration, orders[1], pairs, result.diagrams[0]);
   if (top >= 2) {
