@@ -53,6 +53,15 @@ def _range(diagrams: Diagrams) -> tuple[float, float]:
     return lo, hi
 
 
+def _heading(width: int, title: str, subtitle: str | None) -> list[str]:
+    parts = [f'<text x="{width / 2}" y="18" text-anchor="middle" font-size="14">'
+             f"{escape(title)}</text>"]
+    if subtitle:
+        parts.append(f'<text x="{width / 2}" y="32" text-anchor="middle" font-size="10"'
+                     f' fill="#666">{escape(subtitle)}</text>')
+    return parts
+
+
 def _svg(width: int, height: int, title: str, body: Iterable[str]) -> str:
     return "\n".join([
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}"'
@@ -74,7 +83,9 @@ def _legend(dims: list[str], diagrams: Diagrams, x: float, y: float) -> list[str
     return parts
 
 
-def persistence_diagram_svg(diagrams: Diagrams, title: str = "Persistence diagram") -> str:
+def persistence_diagram_svg(
+    diagrams: Diagrams, title: str = "Persistence diagram", subtitle: str | None = None
+) -> str:
     size, margin = 480, 56
     plot = size - 2 * margin
     lo, hi = _range(diagrams)
@@ -89,7 +100,7 @@ def persistence_diagram_svg(diagrams: Diagrams, title: str = "Persistence diagra
         return size - margin - (v - lo_p) / (hi_p - lo_p) * plot
 
     body = [
-        f'<text x="{size / 2}" y="18" text-anchor="middle" font-size="14">{escape(title)}</text>',
+        *_heading(size, title, subtitle),
         f'<rect x="{margin}" y="{margin}" width="{plot}" height="{plot}" fill="none"'
         ' stroke="#444"/>',
         f'<line x1="{sx(lo_p):.2f}" y1="{sy(lo_p):.2f}" x2="{sx(hi_p):.2f}" y2="{sy(hi_p):.2f}"'
@@ -125,8 +136,8 @@ def persistence_diagram_svg(diagrams: Diagrams, title: str = "Persistence diagra
     return _svg(size, size, title, body)
 
 
-def barcode_svg(diagrams: Diagrams, title: str = "Barcode") -> str:
-    width, margin_left, margin_right, top = 640, 48, 24, 40
+def barcode_svg(diagrams: Diagrams, title: str = "Barcode", subtitle: str | None = None) -> str:
+    width, margin_left, margin_right, top = 640, 48, 24, 44
     plot = width - margin_left - margin_right
     lo, hi = _range(diagrams)
     arrow_room = 16
@@ -146,7 +157,8 @@ def barcode_svg(diagrams: Diagrams, title: str = "Barcode") -> str:
         color = _color(dim)
         note = "" if len(pairs) <= len(shown) else f", {len(shown)} longest of {len(pairs)} shown"
         body.append(f'<text x="{margin_left}" y="{y + 12}" fill="{color}">'
-                    f"H{escape(dim)} ({len(pairs)} bars{escape(note)})</text>")
+                    f"H{escape(dim)} ({len(pairs)} bar{'' if len(pairs) == 1 else 's'}"
+                    f"{escape(note)})</text>")
         y += 20
         step = 6 if len(shown) <= 40 else 3
         for birth, death in shown:
@@ -172,6 +184,4 @@ def barcode_svg(diagrams: Diagrams, title: str = "Barcode") -> str:
     body.append(f'<text x="{margin_left + plot / 2}" y="{axis_y + 34}"'
                 ' text-anchor="middle">filtration value</text>')
     height = axis_y + 44
-    header = (f'<text x="{width / 2}" y="20" text-anchor="middle"'
-              f' font-size="14">{escape(title)}</text>')
-    return _svg(width, height, title, [header, *body])
+    return _svg(width, height, title, [*_heading(width, title, subtitle), *body])

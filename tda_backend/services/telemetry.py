@@ -28,6 +28,8 @@ from prometheus_client import (
 from tda_backend.config import Settings
 
 _configured: tuple[str, str] | None = None
+# Decided when prometheus_client was imported, from the same variable.
+_MULTIPROCESS = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
 
 
 def configure_logging(settings: Settings) -> None:
@@ -108,7 +110,7 @@ QUEUE_DEPTH = Gauge(
 
 
 def render_metrics() -> tuple[bytes, str]:
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    if _MULTIPROCESS:
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
         return generate_latest(registry), CONTENT_TYPE_LATEST

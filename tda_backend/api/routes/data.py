@@ -7,6 +7,7 @@ from typing import Any, cast
 
 from fastapi import APIRouter, Request, Response
 from starlette.datastructures import FormData, UploadFile
+from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
 
 from tda_backend.api.deps import OwnerDep, ServicesDep
@@ -78,8 +79,12 @@ async def _read_upload(request: Request) -> Upload:
     try:
         async with request.form(max_files=1, max_fields=8) as form:
             return await _from_form(form)
-    except MultiPartException as exc:
-        raise InvalidInputError(f"body: malformed multipart data ({exc.message})",
+    except (MultiPartException, HTTPException) as exc:
+        # Starlette reports a malformed multipart body as an HTTPException(400) of its own.
+        if isinstance(exc, HTTPException) and exc.status_code != 400:
+            raise
+        message = exc.message if isinstance(exc, MultiPartException) else exc.detail
+        raise InvalidInputError(f"body: malformed multipart data ({message})",
                                 field="body") from None
 
 

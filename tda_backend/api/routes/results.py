@@ -21,6 +21,9 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
+_NAMES = {"vietoris-rips": "Vietoris-Rips", "alpha-complex": "Alpha complex"}
+
+
 def _file(media_type: str, description: str) -> dict[int | str, dict[str, Any]]:
     schema = {"type": "string", "format": "binary"} if "octet" in media_type else {"type": "string"}
     return {200: {"description": description, "content": {media_type: {"schema": schema}}},
@@ -69,7 +72,7 @@ async def get_result_diagram(job_id: str, services: ServicesDep, owner: OwnerDep
     document = await services.results.document(job)
     svg = await asyncio.to_thread(
         render.persistence_diagram_svg, document["diagrams"],
-        f"Persistence diagram ({job.algorithm}, job {job.id})",
+        f"{_NAMES[job.algorithm]} persistence diagram", f"job {job.id}",
     )
     return Response(svg, media_type="image/svg+xml")
 
@@ -81,6 +84,7 @@ async def get_result_barcode(job_id: str, services: ServicesDep, owner: OwnerDep
     job = await services.repo.get_job(job_id, owner)
     document = await services.results.document(job)
     svg = await asyncio.to_thread(
-        render.barcode_svg, document["diagrams"], f"Barcode ({job.algorithm}, job {job.id})",
+        render.barcode_svg, document["diagrams"], f"{_NAMES[job.algorithm]} barcode",
+        f"job {job.id}",
     )
     return Response(svg, media_type="image/svg+xml")
