@@ -124,7 +124,8 @@ async def test_alpha_complex_equals_the_engine(client: httpx.AsyncClient) -> Non
         assert done["status"] == "succeeded", done
         result = (await client.get(f"/api/v1/tda/results/{job['job_id']}")).json()
         assert_same_diagrams(result, core.alpha_complex(points, values=values))
-        assert values.replace("_", "") in result["metadata"]["convention"].replace(" ", "")
+        assert result["metadata"]["params"]["values"] == values
+        assert ("squared" in result["metadata"]["convention"]) == (values == "squared_radius")
 
 
 @pytest.mark.parametrize(
