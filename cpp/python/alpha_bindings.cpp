@@ -1,11 +1,11 @@
 // Bindings of the alpha-complex module: tda_backend.core.alpha is their typed face.
+#include <cstdint>
+#include <optional>
+
 #include <nanobind/nanobind.h>
 #include <nanobind/ndarray.h>
 #include <nanobind/stl/optional.h>
 #include <nanobind/stl/vector.h>
-
-#include <cstdint>
-#include <optional>
 
 #include "common.hpp"
 #include "tda/alpha.hpp"
@@ -51,8 +51,7 @@ void bind_alpha(nb::module_& m) {
       [](const Matrix& points, int maxdim, bool squared_radius, std::uint64_t modulus,
          bool representatives, std::optional<nb::callable> progress, const CancelToken* cancel,
          std::uint64_t memory_budget_bytes) {
-        const AlphaOptions options =
-            make_options(maxdim, squared_radius, modulus, representatives);
+        const AlphaOptions options = make_options(maxdim, squared_radius, modulus, representatives);
         const Control control = make_control(progress, cancel, memory_budget_bytes);
         PersistenceResult result;
         AlphaStats stats;

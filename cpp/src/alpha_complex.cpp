@@ -42,9 +42,9 @@ void validate(const double* points, std::size_t n, std::size_t dim, const AlphaO
   }
   for (std::size_t i = 0; i < n * dim; ++i) {
     if (!std::isfinite(points[i])) {
-      throw std::invalid_argument("point " + std::to_string(i / dim) + " has a non-finite coordinate (" +
-                                  std::to_string(points[i]) + " at index " +
-                                  std::to_string(i % dim) + ")");
+      throw std::invalid_argument("point " + std::to_string(i / dim) +
+                                  " has a non-finite coordinate (" + std::to_string(points[i]) +
+                                  " at index " + std::to_string(i % dim) + ")");
     }
   }
 }

@@ -34,8 +34,8 @@ using Delaunay = CGAL::Delaunay_triangulation_2<Kernel, DataStructure>;
 
 }  // namespace
 
-DelaunayFiltration delaunay_filtration_2(const double* input, std::size_t n,
-                                         const Control& control, AlphaStats* stats) {
+DelaunayFiltration delaunay_filtration_2(const double* input, std::size_t n, const Control& control,
+                                         AlphaStats* stats) {
   StageClock clock;
   DelaunayFiltration filtration;
   filtration.vertex_count = n;
@@ -50,8 +50,8 @@ DelaunayFiltration delaunay_filtration_2(const double* input, std::size_t n,
     }
     std::vector<std::size_t> order(n);
     std::iota(order.begin(), order.end(), std::size_t{0});
-    using SortTraits = CGAL::Spatial_sort_traits_adapter_2<
-        Kernel, CGAL::Pointer_property_map<Point>::const_type>;
+    using SortTraits =
+        CGAL::Spatial_sort_traits_adapter_2<Kernel, CGAL::Pointer_property_map<Point>::const_type>;
     CGAL::spatial_sort(order.begin(), order.end(),
                        SortTraits(CGAL::make_property_map(std::as_const(unsorted))));
     filtration.vertex_labels.resize(n);
@@ -128,7 +128,8 @@ DelaunayFiltration delaunay_filtration_2(const double* input, std::size_t n,
     std::sort(v.begin(), v.end());
     const index_t id = face->info();
     const index_t other = neighbor->info();
-    bool attached = inside_diametral_ball(point(v[0]), point(v[1]), point(face->vertex(i)->info()), 2);
+    bool attached =
+        inside_diametral_ball(point(v[0]), point(v[1]), point(face->vertex(i)->info()), 2);
     double cofaces_min = triangles.values[id];
     if (other != kNone) {
       cofaces_min = std::min(cofaces_min, triangles.values[other]);

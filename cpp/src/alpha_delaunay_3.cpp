@@ -92,8 +92,8 @@ std::vector<index_t> hull_frame(const std::vector<Point>& points, int dimension)
 
 }  // namespace
 
-DelaunayFiltration delaunay_filtration_3(const double* input, std::size_t n,
-                                         const Control& control, AlphaStats* stats) {
+DelaunayFiltration delaunay_filtration_3(const double* input, std::size_t n, const Control& control,
+                                         AlphaStats* stats) {
   StageClock clock;
   std::vector<Point> points;
   std::vector<double> sorted;
@@ -185,10 +185,10 @@ DelaunayFiltration delaunay_filtration_3(const double* input, std::size_t n,
         cofaces_min = std::min(cofaces_min, tetrahedra.values[other]);
         attached = attached || ((attached_masks[other] >> neighbor->index(cell)) & 1U) != 0;
       }
-      const double value =
-          attached ? cofaces_min
-                   : std::min(cofaces_min, squared_circumradius_triangle_3(
-                                               point(v[0]), point(v[1]), point(v[2])));
+      const double value = attached
+                               ? cofaces_min
+                               : std::min(cofaces_min, squared_circumradius_triangle_3(
+                                                           point(v[0]), point(v[1]), point(v[2])));
       triangles.vertices.insert(triangles.vertices.end(), v.begin(), v.end());
       triangles.values.push_back(value);
       filtration.top_cofaces.push_back(id);
@@ -267,8 +267,8 @@ DelaunayFiltration delaunay_filtration_3(const double* input, std::size_t n,
   for (std::size_t e = 0; e < edge_count; ++e) {
     if (attached[e] == 0) {
       edges.values[e] = std::min(
-          edges.values[e], squared_half_length(point(edges.vertices[2 * e]),
-                                               point(edges.vertices[2 * e + 1]), 3));
+          edges.values[e],
+          squared_half_length(point(edges.vertices[2 * e]), point(edges.vertices[2 * e + 1]), 3));
     }
   }
   ticker.finish();

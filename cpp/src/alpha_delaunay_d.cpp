@@ -85,8 +85,8 @@ void derive_faces(SimplexLayer& upper, SimplexLayer& lower, std::vector<index_t>
   Ticker ticker(control, kTriangulationEnd, kFiltrationEnd, incidences);
   for (std::size_t first = 0; first < incidences;) {
     std::size_t last = first + 1;
-    while (last < incidences &&
-           std::equal(key_of(order[first]), key_of(order[first]) + face_width, key_of(order[last]))) {
+    while (last < incidences && std::equal(key_of(order[first]), key_of(order[first]) + face_width,
+                                           key_of(order[last]))) {
       ++last;
     }
     const auto face = static_cast<index_t>(lower.size());
@@ -131,9 +131,8 @@ void derive_faces(SimplexLayer& upper, SimplexLayer& lower, std::vector<index_t>
 
 }  // namespace
 
-DelaunayFiltration delaunay_filtration_d(const double* coordinates, std::size_t n,
-                                         std::size_t dim, const Control& control,
-                                         AlphaStats* stats) {
+DelaunayFiltration delaunay_filtration_d(const double* coordinates, std::size_t n, std::size_t dim,
+                                         const Control& control, AlphaStats* stats) {
   StageClock clock;
   std::vector<Point> points;
   points.reserve(n);
@@ -146,9 +145,10 @@ DelaunayFiltration delaunay_filtration_d(const double* coordinates, std::size_t 
   {
     std::vector<std::size_t> order(n);
     std::iota(order.begin(), order.end(), std::size_t{0});
-    using SortTraits = CGAL::Spatial_sort_traits_adapter_d<
-        Kernel, CGAL::Pointer_property_map<Point>::const_type>;
-    CGAL::spatial_sort(order.begin(), order.end(), SortTraits(CGAL::make_property_map(std::as_const(points))));
+    using SortTraits =
+        CGAL::Spatial_sort_traits_adapter_d<Kernel, CGAL::Pointer_property_map<Point>::const_type>;
+    CGAL::spatial_sort(order.begin(), order.end(),
+                       SortTraits(CGAL::make_property_map(std::as_const(points))));
     Ticker ticker(control, 0.0, kTriangulationEnd, n);
     Delaunay::Full_cell_handle hint;
     for (const std::size_t i : order) {

@@ -31,7 +31,8 @@ double nearest_double(const CGAL::Exact_rational& q) {
   const double guess = CGAL::to_double(q);
   double best = guess;
   CGAL::Exact_rational best_error = CGAL::abs(q - CGAL::Exact_rational(guess));
-  for (const double candidate : {std::nextafter(guess, -HUGE_VAL), std::nextafter(guess, HUGE_VAL)}) {
+  for (const double candidate :
+       {std::nextafter(guess, -HUGE_VAL), std::nextafter(guess, HUGE_VAL)}) {
     const CGAL::Exact_rational error = CGAL::abs(q - CGAL::Exact_rational(candidate));
     if (error < best_error) {
       best = candidate;
@@ -160,8 +161,8 @@ bool inside_circumsphere_exact(std::span<const double* const> simplex, std::size
   return power < 0;
 }
 
-double squared_circumradius(std::span<const double* const> simplex, std::size_t dim,
-                            double* center, bool* exact) {
+double squared_circumradius(std::span<const double* const> simplex, std::size_t dim, double* center,
+                            bool* exact) {
   if (exact != nullptr) {
     *exact = false;
   }
@@ -345,8 +346,8 @@ double squared_circumradius_tetrahedron(const double* p, const double* q, const 
   const double weight_r = nx * cax + ny * cay + nz * caz;
   const double weight_s = nx * abx + ny * aby + nz * abz;
   const double weight_p = 2 * det * det - weight_q - weight_r - weight_s;
-  const double smallest = std::min({std::abs(weight_p), std::abs(weight_q), std::abs(weight_r),
-                                    std::abs(weight_s)});
+  const double smallest =
+      std::min({std::abs(weight_p), std::abs(weight_q), std::abs(weight_r), std::abs(weight_s)});
   if (smallest <= kAmbiguous * (std::abs(weight_p) + std::abs(weight_q) + std::abs(weight_r) +
                                 std::abs(weight_s))) {
     // A vertex (nearly) on a facet's diametral sphere: let the exact predicate decide.

@@ -137,8 +137,8 @@ class Ticker {
   void tick() {
     if ((++count_ & kStrideMask) == 0) {
       control_.check_cancelled();
-      control_.report(from_ + (to_ - from_) * static_cast<double>(count_) /
-                                  static_cast<double>(total_));
+      control_.report(from_ +
+                      (to_ - from_) * static_cast<double>(count_) / static_cast<double>(total_));
     }
   }
   void finish() const {

@@ -143,9 +143,12 @@ class PairCollector {
     return dim == 0 ? 0.0 : orders_[static_cast<std::size_t>(dim)].value_at[rank];
   }
   [[nodiscard]] std::vector<vertex_t> vertices(int dim, index_t rank) const {
-    const index_t simplex = dim == 0 ? rank : orders_[static_cast<std::size_t>(dim)].simplex_at[rank];
+    const index_t simplex =
+        dim == 0 ? rank : orders_[static_cast<std::size_t>(dim)].simplex_at[rank];
     const auto& labels = filtration_.vertex_labels;
-    const auto label = [&](index_t v) { return static_cast<vertex_t>(labels.empty() ? v : labels[v]); };
+    const auto label = [&](index_t v) {
+      return static_cast<vertex_t>(labels.empty() ? v : labels[v]);
+    };
     if (dim == 0) {
       return {label(simplex)};
     }
@@ -232,9 +235,8 @@ std::vector<std::uint8_t> top_pairs(const DelaunayFiltration& filtration,
   return positive;
 }
 
-// Reduces the boundary matrix of the (k+1)-simplices (rows: k-simplices) over Z/p, skipping the
-// columns marked in `cleared` and the rows marked in `dropped_rows` (may be empty; both by
-// rank). Returns the k-simplices (by rank) found positive, the pivots.
+// Standard column reduction over Z/p; reduced columns are kept (pivot coefficient 1) for the
+// columns that later hit their pivot.
 class BoundaryReduction {
  public:
   struct Entry {
@@ -303,14 +305,14 @@ class BoundaryReduction {
   std::vector<Entry> merged_;
 };
 
-std::vector<std::uint8_t> middle_pairs(const DelaunayFiltration& filtration, int k,
-                                       const std::vector<LayerOrder>& orders,
-                                       const std::vector<std::uint8_t>& cleared,
-                                       const std::vector<std::uint8_t>& dropped_rows,
-                                       const PrimeField& field, PairCollector& pairs,
-                                       std::vector<PersistencePair>& diagram,
-                                       const Control& control, double progress_from,
-                                       double progress_to) {
+// Reduces the boundary matrix of the (k+1)-simplices (rows: k-simplices) over Z/p, skipping the
+// columns marked in `cleared` and the rows marked in `dropped_rows` (may be empty; both by
+// rank). Returns the k-simplices (by rank) found positive, the pivots.
+std::vector<std::uint8_t> middle_pairs(
+    const DelaunayFiltration& filtration, int k, const std::vector<LayerOrder>& orders,
+    const std::vector<std::uint8_t>& cleared, const std::vector<std::uint8_t>& dropped_rows,
+    const PrimeField& field, PairCollector& pairs, std::vector<PersistencePair>& diagram,
+    const Control& control, double progress_from, double progress_to) {
   const SimplexLayer& columns = filtration.layers[static_cast<std::size_t>(k) + 1];
   const LayerOrder& column_order = orders[static_cast<std::size_t>(k) + 1];
   const LayerOrder& row_order = orders[static_cast<std::size_t>(k)];
@@ -389,8 +391,8 @@ PersistenceResult filtration_persistence(const DelaunayFiltration& filtration, i
       const double from = kSortEnd + (1 - kSortEnd) / 4;
       const double step = (1 - from) / (top - 2);
       positive = middle_pairs(filtration, k, orders, positive,
-                              k == 1 ? merging_edges : std::vector<std::uint8_t>{}, field,
-                              pairs, result.diagrams[static_cast<std::size_t>(k)], control,
+                              k == 1 ? merging_edges : std::vector<std::uint8_t>{}, field, pairs,
+                              result.diagrams[static_cast<std::size_t>(k)], control,
                               from + step * (top - 2 - k), from + step * (top - 1 - k));
     }
   }

@@ -69,9 +69,8 @@ std::vector<double> grid(std::size_t side, std::size_t dim) {
 }
 
 std::size_t count_longer_than(const std::vector<PersistencePair>& diagram, double length) {
-  return static_cast<std::size_t>(std::count_if(diagram.begin(), diagram.end(), [&](const auto& p) {
-    return p.death - p.birth > length;
-  }));
+  return static_cast<std::size_t>(std::count_if(
+      diagram.begin(), diagram.end(), [&](const auto& p) { return p.death - p.birth > length; }));
 }
 
 TEST(AlphaComplex, RegularPolygonHasOneLoopDyingAtTheCircumradius) {

@@ -32,9 +32,9 @@ struct AlphaStats {
   double sort_seconds = 0;           // ordering each dimension by (value, vertices)
   double reduction_seconds = 0;      // union-find and boundary-matrix reduction
   std::size_t distinct_points = 0;
-  int affine_dimension = 0;             // dimension of the points' affine hull
-  std::vector<std::size_t> simplices;   // simplices[k]: k-simplices of the Delaunay complex
-  std::size_t exact_radii = 0;          // circumradii recomputed in exact arithmetic
+  int affine_dimension = 0;            // dimension of the points' affine hull
+  std::vector<std::size_t> simplices;  // simplices[k]: k-simplices of the Delaunay complex
+  std::size_t exact_radii = 0;         // circumradii recomputed in exact arithmetic
 };
 
 // Expected simplex counts per dimension and peak memory for n points in R^dim (in general
@@ -48,12 +48,12 @@ struct AlphaStats {
 // Throws std::invalid_argument on bad input (no points, dim 0, NaN or infinite coordinates,
 // a modulus that is not a prime), ResourceError when the estimate exceeds
 // control.memory_budget_bytes, Cancelled when control.cancel is raised.
-[[nodiscard]] PersistenceResult alpha_complex(const double* points, std::size_t n,
-                                              std::size_t dim, const AlphaOptions& options,
+[[nodiscard]] PersistenceResult alpha_complex(const double* points, std::size_t n, std::size_t dim,
+                                              const AlphaOptions& options,
                                               const Control& control = {});
 // The same, recording the time split and sizes in *stats.
-[[nodiscard]] PersistenceResult alpha_complex(const double* points, std::size_t n,
-                                              std::size_t dim, const AlphaOptions& options,
-                                              const Control& control, AlphaStats* stats);
+[[nodiscard]] PersistenceResult alpha_complex(const double* points, std::size_t n, std::size_t dim,
+                                              const AlphaOptions& options, const Control& control,
+                                              AlphaStats* stats);
 
 }  // namespace tda
