@@ -219,7 +219,7 @@ Estimate estimate_alpha(const double* points, std::size_t n, std::size_t dim,
   double bytes = count * static_cast<double>(dim) * 8 * 3;
   for (std::size_t k = 0; k < per_point.size(); ++k) {
     estimate.simplices.push_back(per_point[k] * count);
-    bytes += per_point[k] * count * (40.0 + 4.0 * static_cast<double>(k + 1));
+    bytes += per_point[k] * count * (48.0 + 4.0 * static_cast<double>(k + 1));
   }
   // Delaunay cells of CGAL's triangulation: vertex and neighbour handles per cell.
   bytes += per_point[dim] * count * (16.0 * static_cast<double>(dim + 1) + 16.0);

@@ -44,16 +44,16 @@ LayerOrder order_layer(const SimplexLayer& layer, const Control& control) {
   }
   // Least-significant-digit radix sort, 11 bits a pass; passes where every key has the same
   // digit (the exponent bits of a narrow range of values) are skipped.
-  constexpr unsigned kDigitBits = 11;
-  constexpr std::size_t kBuckets = std::size_t{1} << kDigitBits;
-  std::vector<std::size_t> counts(kBuckets);
-  for (unsigned shift = 0; shift < 64; shift += kDigitBits) {
+  constexpr unsigned digit_bits = 11;
+  constexpr std::size_t buckets = std::size_t{1} << digit_bits;
+  std::vector<std::size_t> counts(buckets);
+  for (unsigned shift = 0; shift < 64; shift += digit_bits) {
     control.check_cancelled();
     std::fill(counts.begin(), counts.end(), 0);
     for (const Key& key : keys) {
-      ++counts[(key.bits >> shift) & (kBuckets - 1)];
+      ++counts[(key.bits >> shift) & (buckets - 1)];
     }
-    if (size == 0 || counts[(keys[0].bits >> shift) & (kBuckets - 1)] == size) {
+    if (size == 0 || counts[(keys[0].bits >> shift) & (buckets - 1)] == size) {
       continue;
     }
     std::size_t total = 0;
@@ -61,7 +61,7 @@ LayerOrder order_layer(const SimplexLayer& layer, const Control& control) {
       total += std::exchange(count, total);
     }
     for (const Key& key : keys) {
-      scratch[counts[(key.bits >> shift) & (kBuckets - 1)]++] = key;
+      scratch[counts[(key.bits >> shift) & (buckets - 1)]++] = key;
     }
     keys.swap(scratch);
   }
