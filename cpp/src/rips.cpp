@@ -13,6 +13,8 @@
 #include <type_traits>
 #include <utility>
 
+#include <boost/container/small_vector.hpp>
+
 #include "tda/field.hpp"
 
 namespace tda {
@@ -335,6 +337,7 @@ class RipsPersistence {
           idx_below_(index),
           base_(diameter),
           all_(all) {
+      last_distances_.resize(u_.size());
       if constexpr (std::is_same_v<Distances, SparseDistances>) {
         lists_.resize(u_.size());
         positions_.resize(u_.size());
@@ -355,6 +358,11 @@ class RipsPersistence {
         return next_dense(index, diameter, odd);
       }
     }
+
+    // Distance from the vertex the last cofacet added to vertex l of the simplex.
+    [[nodiscard]] value_t last_distance(std::size_t l) const noexcept { return last_distances_[l]; }
+    // Position of that vertex in the cofacet: the number of the simplex's vertices above it.
+    [[nodiscard]] std::size_t last_position() const noexcept { return static_cast<std::size_t>(j_); }
 
    private:
     void pass_vertices_above(index_t w) noexcept {
@@ -379,8 +387,9 @@ class RipsPersistence {
           continue;
         }
         value_t d = base_;
-        for (const index_t v : u_) {
-          d = std::max(d, rips_.distance(w_, v));
+        for (std::size_t l = 0; l < u_.size(); ++l) {
+          last_distances_[l] = rips_.distance(w_, u_[l]);
+          d = std::max(d, last_distances_[l]);
         }
         if (d > rips_.threshold_) {
           continue;
@@ -425,7 +434,8 @@ class RipsPersistence {
         }
         value_t d = base_;
         for (std::size_t l = 0; l < m; ++l) {
-          d = std::max(d, lists_[l][positions_[l] - 1].distance);
+          last_distances_[l] = lists_[l][positions_[l] - 1].distance;
+          d = std::max(d, last_distances_[l]);
         }
         --positions_[0];
         if (d > rips_.threshold_) {
@@ -449,8 +459,9 @@ class RipsPersistence {
     value_t base_;
     bool all_;
     index_t w_ = 0;
-    std::vector<std::span<const Neighbor>> lists_;
-    std::vector<std::size_t> positions_;
+    boost::container::small_vector<std::span<const Neighbor>, 8> lists_;
+    boost::container::small_vector<std::size_t, 8> positions_;
+    boost::container::small_vector<value_t, 8> last_distances_;
   };
 
   // ---- apparent pairs ------------------------------------------------------------------------
@@ -472,32 +483,65 @@ class RipsPersistence {
   struct Facet {
     index_t index = -1;
     bool odd = false;
+    std::size_t removed = 0;  // position of the vertex the facet lacks
   };
 
+  using Pairwise = boost::container::small_vector<value_t, 36>;
+
+  // Pairwise distances of the vertices, row-major.
+  void pairwise_distances(const Vertices& t, Pairwise& out) const {
+    const std::size_t count = t.size();
+    out.resize(count * count);
+    for (std::size_t a = 0; a < count; ++a) {
+      out[a * count + a] = 0;
+      for (std::size_t b = a + 1; b < count; ++b) {
+        out[a * count + b] = out[b * count + a] = distance(t[a], t[b]);
+      }
+    }
+  }
+
   // The latest facet of a simplex if it has the simplex's diameter (the facet with that
-  // diameter of smallest index), with the sign of the simplex in that facet's coboundary.
-  [[nodiscard]] Facet latest_equal_facet(const Vertices& t, value_t diameter) const {
-    const int count = static_cast<int>(t.size());
-    for (int i = 0; i < count; ++i) {
-      value_t d = 0;
-      for (int a = 0; a < count && d < diameter; ++a) {
-        for (int b = a + 1; b < count; ++b) {
-          if (a != i && b != i) {
-            d = std::max(d, distance(t[static_cast<std::size_t>(a)], t[static_cast<std::size_t>(b)]));
+  // diameter of smallest index, found by removing vertices from the largest down), with the
+  // sign of the simplex in that facet's coboundary. pairwise: the simplex's distances.
+  [[nodiscard]] Facet latest_equal_facet(const Vertices& t, const Pairwise& pairwise,
+                                         value_t diameter) const {
+    const std::size_t count = t.size();
+    for (std::size_t i = 0; i < count; ++i) {
+      bool equal = false;
+      for (std::size_t a = 0; a < count && !equal; ++a) {
+        for (std::size_t b = a + 1; b < count; ++b) {
+          if (a != i && b != i && pairwise[a * count + b] == diameter) {
+            equal = true;
+            break;
           }
         }
       }
-      if (d == diameter) {
+      if (equal) {
         index_t index = 0;
-        for (int l = 0; l < count; ++l) {
+        for (std::size_t l = 0; l < count; ++l) {
           if (l != i) {
-            index += binomials_(t[static_cast<std::size_t>(l)], l < i ? count - l - 1 : count - l);
+            index += binomials_(t[l], static_cast<int>(l < i ? count - l - 1 : count - l));
           }
         }
-        return {index, (i & 1) != 0};
+        return {index, (i & 1) != 0, i};
       }
     }
     return {};
+  }
+
+  [[nodiscard]] Facet latest_equal_facet(const Vertices& t, value_t diameter) const {
+    Pairwise pairwise;
+    pairwise_distances(t, pairwise);
+    return latest_equal_facet(t, pairwise, diameter);
+  }
+
+  // Whether (facet, tau) is an apparent pair, given that facet is tau's latest facet of equal
+  // diameter: tau must be the facet's earliest cofacet.
+  [[nodiscard]] bool facet_pairs_with(const Vertices& t, const Facet& facet, index_t tau,
+                                      value_t diameter) const {
+    Vertices s(t);
+    s.erase(s.begin() + static_cast<std::ptrdiff_t>(facet.removed));
+    return earliest_equal_cofacet(s, facet.index, diameter) == tau;
   }
 
   // The facet sigma with (sigma, tau) an apparent pair of zero persistence, if any.
@@ -513,15 +557,38 @@ class RipsPersistence {
     return earliest_equal_cofacet(s, facet.index, diameter) == tau ? facet : Facet{};
   }
 
-  [[nodiscard]] bool has_zero_apparent_cofacet(const Vertices& vertices, index_t sigma,
-                                               value_t diameter, int dim) const {
-    const index_t tau = earliest_equal_cofacet(vertices, sigma, diameter);
-    if (tau < 0) {
-      return false;
+  // Whether the simplex's earliest cofacet rho has its diameter and has the simplex as its
+  // latest facet of that diameter. rho adds vertex w at position j; a facet of rho with smaller
+  // index drops a vertex at a position below j, and keeps the diameter unless that vertex lies
+  // on every pair realising it. pairwise: the simplex's distances.
+  [[nodiscard]] bool has_zero_apparent_cofacet(const Vertices& t, const Pairwise& pairwise,
+                                               index_t index, value_t diameter) const {
+    Cofacets cofacets(*this, t, index, diameter, true);
+    index_t cofacet = 0;
+    value_t d = 0;
+    bool odd = false;
+    const std::size_t count = t.size();
+    while (cofacets.next(cofacet, d, odd)) {
+      if (d != diameter) {
+        continue;
+      }
+      for (std::size_t i = 0; i < cofacets.last_position(); ++i) {
+        for (std::size_t l = 0; l < count; ++l) {
+          if (l != i && cofacets.last_distance(l) == diameter) {
+            return false;
+          }
+        }
+        for (std::size_t a = 0; a < count; ++a) {
+          for (std::size_t b = a + 1; b < count; ++b) {
+            if (a != i && b != i && pairwise[a * count + b] == diameter) {
+              return false;
+            }
+          }
+        }
+      }
+      return true;
     }
-    Vertices t;
-    vertices_of(tau, dim + 1, t);
-    return latest_equal_facet(t, diameter).index == sigma;
+    return false;
   }
 
   // ---- dimension 0 ---------------------------------------------------------------------------
@@ -586,10 +653,13 @@ class RipsPersistence {
     parallel_for(candidates.size(), options_.n_threads,
                  [&](std::size_t begin, std::size_t end, unsigned t) {
                    Vertices v;
+                   Pairwise pairwise;
                    for (std::size_t i = begin; i < end; ++i) {
                      const index_t index = index_of(candidates[i]);
+                     const value_t d = candidates[i].diameter;
                      vertices_of(index, 1, v);
-                     if (!has_zero_apparent_cofacet(v, index, candidates[i].diameter, 1)) {
+                     pairwise.assign({0, d, d, 0});
+                     if (!has_zero_apparent_cofacet(v, pairwise, index, d)) {
                        kept[t].push_back(candidates[i]);
                      }
                    }
@@ -641,27 +711,58 @@ class RipsPersistence {
     parallel_for(simplices.size(), threads, [&](std::size_t begin, std::size_t end, unsigned t) {
       Vertices vertices;
       Vertices cofacet_vertices;
+      Pairwise sigma_pairwise;
+      Pairwise tau_pairwise;
       for (std::size_t i = begin; i < end; ++i) {
         if ((i & 0xFFU) == 0) {
           control_.check_cancelled();
         }
         const index_t index = index_of(simplices[i]);
+        const value_t diameter = simplices[i].diameter;
         vertices_of(index, dim, vertices);
-        Cofacets cofacets(*this, vertices, index, simplices[i].diameter, false);
+        pairwise_distances(vertices, sigma_pairwise);
+        const std::size_t m = vertices.size();
+        Cofacets cofacets(*this, vertices, index, diameter, false);
         index_t cofacet = 0;
         value_t d = 0;
         bool odd = false;
+        bool equal_seen = false;
         while (cofacets.next(cofacet, d, odd)) {
           const Entry entry = make_entry(d, cofacet, 1);
           if (keep_simplices) {
             next_simplices[t].push_back(entry);
           }
+          // Cofacets come in decreasing index, adding a vertex above the simplex's: the first
+          // of equal diameter is the simplex's earliest cofacet, and the simplex is the latest
+          // facet of every cofacet of equal diameter.
+          const bool earliest_equal = d == diameter && !equal_seen;
+          equal_seen = equal_seen || d == diameter;
           if (pivots.find(cofacet) != nullptr) {
             continue;
           }
-          vertices_of(cofacet, dim + 1, cofacet_vertices);
-          if (latest_is_apparent(cofacet_vertices, cofacet, d, dim + 1)) {
-            continue;
+          if (earliest_equal) {
+            continue;  // the cofacet of an apparent pair with this simplex
+          }
+          // The cofacet's vertices in decreasing order: the added vertex comes first.
+          cofacet_vertices.resize(m + 1);
+          cofacet_vertices[0] = max_vertex(cofacet, static_cast<int>(m) + 1, n_);
+          std::copy(vertices.begin(), vertices.end(), cofacet_vertices.begin() + 1);
+          tau_pairwise.resize((m + 1) * (m + 1));
+          tau_pairwise[0] = 0;
+          for (std::size_t a = 0; a < m; ++a) {
+            tau_pairwise[a + 1] = tau_pairwise[(a + 1) * (m + 1)] = cofacets.last_distance(a);
+            for (std::size_t b = 0; b < m; ++b) {
+              tau_pairwise[(a + 1) * (m + 1) + b + 1] = sigma_pairwise[a * m + b];
+            }
+          }
+          if (d != diameter) {
+            const Facet facet = latest_equal_facet(cofacet_vertices, tau_pairwise, d);
+            if (facet.index >= 0 && facet_pairs_with(cofacet_vertices, facet, cofacet, d)) {
+              continue;  // the cofacet of an apparent pair with another facet
+            }
+          }
+          if (has_zero_apparent_cofacet(cofacet_vertices, tau_pairwise, cofacet, d)) {
+            continue;  // the facet of an apparent pair: settled without a column
           }
           next_columns[t].push_back(entry);
         }
@@ -679,20 +780,6 @@ class RipsPersistence {
     parallel_sort(columns, options_.n_threads, [this](const Entry& a, const Entry& b) {
       return filtration_less(b.diameter, index_of(b), a.diameter, index_of(a));
     });
-  }
-
-  // Whether a simplex is in an apparent pair of zero persistence, with a facet or a cofacet.
-  [[nodiscard]] bool latest_is_apparent(const Vertices& vertices, index_t index, value_t diameter,
-                                        int dim) const {
-    const Facet facet = latest_equal_facet(vertices, diameter);
-    if (facet.index >= 0) {
-      Vertices s;
-      vertices_of(facet.index, dim - 1, s);
-      if (earliest_equal_cofacet(s, facet.index, diameter) == index) {
-        return true;
-      }
-    }
-    return has_zero_apparent_cofacet(vertices, index, diameter, dim);
   }
 
   // The working column: a heap of coboundary entries whose top is the earliest in filtration.
