@@ -1,5 +1,6 @@
 """The C++23 persistent-homology engine: NumPy in, diagrams out, GIL released while computing."""
 
+from tda_backend.core.alpha import alpha_complex, estimate_alpha
 from tda_backend.core.rips import (
     ENGINE_VERSION,
     CancelToken,
@@ -18,6 +19,8 @@ __all__ = [
     "Estimate",
     "PersistenceResult",
     "ResourceError",
+    "alpha_complex",
+    "estimate_alpha",
     "estimate_rips",
     "vietoris_rips",
 ]

@@ -63,25 +63,17 @@ def result_key(data_sha256: str, computation: Computation) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _engine(name: str) -> Callable[..., Any]:
-    """An engine entry point; NotImplementedError when this build of the engine lacks it."""
-    function: Callable[..., Any] | None = getattr(core, name, None)
-    if function is None:
-        raise NotImplementedError(f"the engine (version {core.ENGINE_VERSION}) has no {name}")
-    return function
-
-
 def estimate_mb(computation: Computation, data: FloatArray) -> float:
     """The engine's estimate of the memory the computation needs, in MB (10^6 bytes, as the
     engine's ``memory_budget_mb``)."""
     params = computation.params
     if computation.algorithm == "vietoris-rips":
-        estimate = _engine("estimate_rips")(
+        estimate = core.estimate_rips(
             data, maxdim=params["maxdim"], threshold=params["threshold"],
             metric=params["metric"], distance_matrix=computation.kind == "distance_matrix",
         )
     else:
-        estimate = _engine("estimate_alpha")(data, maxdim=params["maxdim"])
+        estimate = core.estimate_alpha(data, maxdim=params["maxdim"])
     return float(estimate.bytes) / 1e6
 
 
@@ -109,14 +101,14 @@ def run(
 ) -> core.PersistenceResult:
     params = computation.params
     if computation.algorithm == "vietoris-rips":
-        result: core.PersistenceResult = _engine("vietoris_rips")(
+        result: core.PersistenceResult = core.vietoris_rips(
             data, maxdim=params["maxdim"], threshold=params["threshold"], coeff=params["coeff"],
             metric=params["metric"], distance_matrix=computation.kind == "distance_matrix",
             n_threads=computation.n_threads, representatives=params["representatives"],
             memory_budget_mb=memory_budget_mb, progress=progress, cancel=cancel,
         )
         return result
-    alpha: core.PersistenceResult = _engine("alpha_complex")(
+    alpha: core.PersistenceResult = core.alpha_complex(
         data, maxdim=params["maxdim"], values=params["values"], coeff=params["coeff"],
         representatives=params["representatives"], memory_budget_mb=memory_budget_mb,
         progress=progress, cancel=cancel,

@@ -7,6 +7,8 @@ production ones.
 
 from __future__ import annotations
 
+import asyncio
+
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -66,3 +68,7 @@ class Services:
     async def stop(self) -> None:
         await self.runner.stop()
         await self.engine.dispose()
+        if self.settings.kafka_bootstrap_servers is not None:
+            from tda_backend.kafka.producer import close_publishers
+
+            await asyncio.to_thread(close_publishers)

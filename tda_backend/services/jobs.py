@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import math
 import os
 import socket
 import time
@@ -19,6 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+import numpy as np
 import structlog
 
 from tda_backend import core
@@ -147,6 +150,9 @@ class Submitter:
                  data_id=dataset.id)
         if reusable is None:
             self.runner.notify()
+        elif self.settings.kafka_bootstrap_servers is not None:
+            document = await asyncio.to_thread(self.blobs.get, reusable.blob_sha256)
+            publish_features_later(self.settings, job.id, document)
         return job
 
     def _load(self, dataset: Dataset) -> parsing.FloatArray:
@@ -290,9 +296,45 @@ class Executor:
             return "failed"
         if error is None:
             await self._finish(job, "succeeded")
+            if self.settings.kafka_bootstrap_servers is not None:
+                publish_features_later(self.settings, job.id, future.result()[2])
             return "succeeded"
         await self._finish(job, "failed", describe_failure(error, computation))
         return "failed"
+
+
+# -- streaming ----------------------------------------------------------------------------------
+
+_publishing: set[asyncio.Task[bool]] = set()
+
+
+def publish_features_later(settings: Settings, job_id: str, document: bytes) -> None:
+    """Send a succeeded job's features to ``<prefix>tda_feature_results`` in the background.
+
+    The database stays the record: a broker that is down delays nothing and fails no job; the
+    publisher logs the miss.
+    """
+    task = asyncio.get_running_loop().create_task(
+        asyncio.to_thread(_publish_features, settings, job_id, document)
+    )
+    _publishing.add(task)
+    task.add_done_callback(_publishing.discard)
+
+
+def _publish_features(settings: Settings, job_id: str, document: bytes) -> bool:
+    from tda_backend.kafka.hooks import publish_job_features
+
+    stored = json.loads(document)
+    diagrams = [
+        np.array([[b, math.inf if d is None else d] for b, d in stored["diagrams"][str(dim)]],
+                 dtype=np.float64).reshape(-1, 2)
+        for dim in range(len(stored["diagrams"]))
+    ]
+    try:
+        return publish_job_features(settings, job_id, diagrams, summary=stored["summary"])
+    except Exception:  # a copy for stream consumers must never take a worker down
+        log.warning("job features not published", job_id=job_id, exc_info=True)
+        return False
 
 
 def describe_failure(error: BaseException, computation: compute.Computation) -> str:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from tda_backend import __version__, core
 from tda_backend.api.deps import ServicesDep
+from tda_backend.kafka.status import flink_jobs
 from tda_backend.models.health import CheckOut, HealthOut
 from tda_backend.services import database
 
@@ -42,6 +44,33 @@ def _not_served(name: str, setting: str | None, variable: str) -> CheckOut:
                                               f" {name} yet")
 
 
+def _kafka_check(bootstrap: str) -> CheckOut:
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient({"bootstrap.servers": bootstrap,
+                         "socket.timeout.ms": int(CHECK_TIMEOUT_S * 1000)})
+    metadata = admin.list_topics(timeout=CHECK_TIMEOUT_S)
+    return CheckOut(status="ok", info={"bootstrap_servers": bootstrap,
+                                       "brokers": len(metadata.brokers),
+                                       "topics": len(metadata.topics)})
+
+
+def _flink_check(url: str) -> CheckOut:
+    jobs = flink_jobs(url, CHECK_TIMEOUT_S)
+    running = sum(1 for job in jobs if job.state == "RUNNING")
+    return CheckOut(status="ok", info={"rest_url": url, "jobs": len(jobs), "running": running})
+
+
+async def _streaming(setting: str | None, variable: str, check: Callable[[str], CheckOut]
+                     ) -> CheckOut:
+    if setting is None:
+        return CheckOut(status="disabled", detail=f"{variable} is not set")
+    try:
+        return await asyncio.wait_for(asyncio.to_thread(check, setting), CHECK_TIMEOUT_S + 1)
+    except Exception as exc:
+        return CheckOut(status="degraded", detail=f"{setting}: {type(exc).__name__}: {exc}")
+
+
 @router.get("/health", response_model=HealthOut,
             responses={503: {"model": HealthOut, "description": "Degraded"}})
 async def health(services: ServicesDep) -> HealthOut | JSONResponse:
@@ -54,8 +83,9 @@ async def health(services: ServicesDep) -> HealthOut | JSONResponse:
         "workers": CheckOut(status="ok", info=services.runner.describe()),
         "cache": CheckOut(status="ok", info={"backend": services.cache.name}),
         "redis": _not_served("Redis", settings.redis_url, "REDIS_URL"),
-        "kafka": _not_served("Kafka", settings.kafka_bootstrap_servers, "KAFKA_BOOTSTRAP_SERVERS"),
-        "flink": _not_served("Flink", settings.flink_rest_url, "FLINK_REST_URL"),
+        "kafka": await _streaming(settings.kafka_bootstrap_servers, "KAFKA_BOOTSTRAP_SERVERS",
+                                  _kafka_check),
+        "flink": await _streaming(settings.flink_rest_url, "FLINK_REST_URL", _flink_check),
     }
     degraded = any(c.status == "degraded" for c in checks.values())
     body = HealthOut(status="degraded" if degraded else "ok", version=__version__,
