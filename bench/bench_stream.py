@@ -56,15 +56,41 @@ def main() -> None:
         key, value = line.removeprefix("export ").split("=", 1)
         env[key] = value
     prefix = f"bench{uuid.uuid4().hex[:6]}_"
-    env.update(KAFKA_TOPIC_PREFIX=prefix, STREAM_WINDOW_SIZE=str(args.window),
-               STREAM_WINDOW_SLIDE=str(args.slide), STREAM_MAXDIM=str(args.maxdim),
-               FLINK_PARALLELISM=str(args.parallelism), LOG_LEVEL="WARNING")
-    sh(sys.executable, "-m", "tda_backend.cli", "stream", "deploy", "--replace",
-       "--only", "windows", env=env)
+    env.update(
+        KAFKA_TOPIC_PREFIX=prefix,
+        STREAM_WINDOW_SIZE=str(args.window),
+        STREAM_WINDOW_SLIDE=str(args.slide),
+        STREAM_MAXDIM=str(args.maxdim),
+        FLINK_PARALLELISM=str(args.parallelism),
+        LOG_LEVEL="WARNING",
+    )
+    sh(
+        sys.executable,
+        "-m",
+        "tda_backend.cli",
+        "stream",
+        "deploy",
+        "--replace",
+        "--only",
+        "windows",
+        env=env,
+    )
     server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "tda_backend.api.app:create_app", "--factory",
-         "--host", "127.0.0.1", "--port", str(args.port), "--log-level", "warning"],
-        env={**env, "DATA_DIR": f"/tmp/{prefix}data"})
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "tda_backend.api.app:create_app",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(args.port),
+            "--log-level",
+            "warning",
+        ],
+        env={**env, "DATA_DIR": f"/tmp/{prefix}data"},
+    )
     try:
         run(args, env, prefix)
     finally:
@@ -96,9 +122,13 @@ def run(args: argparse.Namespace, env: dict[str, str], prefix: str) -> None:
 
     def read_windows() -> None:
         nonlocal repeats_differing
-        consumer = Consumer({"bootstrap.servers": env["KAFKA_BOOTSTRAP_SERVERS"],
-                             "group.id": f"bench-{uuid.uuid4().hex}",
-                             "auto.offset.reset": "earliest"})
+        consumer = Consumer(
+            {
+                "bootstrap.servers": env["KAFKA_BOOTSTRAP_SERVERS"],
+                "group.id": f"bench-{uuid.uuid4().hex}",
+                "auto.offset.reset": "earliest",
+            }
+        )
         consumer.subscribe([prefix + "tda_feature_results"])
         stop_at = time.monotonic() + args.timeout
         while len(windows) < expected and time.monotonic() < stop_at:
@@ -125,13 +155,23 @@ def run(args: argparse.Namespace, env: dict[str, str], prefix: str) -> None:
     batches = []
     for start in range(0, args.events, args.batch // args.streams or 1):
         step = min(args.batch // args.streams or 1, args.events - start)
-        batches.append([{"stream_id": s, "point": p}
-                        for j in range(step) for s in streams
-                        for p in [rng.random(2).round(6).tolist()]])
+        batches.append(
+            [
+                {"stream_id": s, "point": p}
+                for j in range(step)
+                for s in streams
+                for p in [rng.random(2).round(6).tolist()]
+            ]
+        )
     # Batches go out in order per stream: each client sends every clients-th batch, but a
     # stream's events must keep their order, so one client owns a fixed subset of streams.
-    owned = [[{"events": [e for e in b["events"] if int(e["stream_id"][1:]) % args.clients == c]}
-              for b in ({"events": batch} for batch in batches)] for c in range(args.clients)]
+    owned = [
+        [
+            {"events": [e for e in b["events"] if int(e["stream_id"][1:]) % args.clients == c]}
+            for b in ({"events": batch} for batch in batches)
+        ]
+        for c in range(args.clients)
+    ]
 
     async def client(bodies: list[dict[str, object]]) -> int:
         sent = 0
@@ -153,16 +193,25 @@ def run(args: argparse.Namespace, env: dict[str, str], prefix: str) -> None:
     reader.join()
     total_s = last_window_at[0] - started
     lat = np.asarray(latencies)
-    print(json.dumps({
-        "window": args.window, "slide": args.slide, "maxdim": args.maxdim,
-        "streams": args.streams, "events": published,
-        "publish_events_per_s": round(published / publish_s),
-        "end_to_end_events_per_s": round(published / total_s) if total_s > 0 else None,
-        "windows_expected": expected, "windows_received": len(windows),
-        "repeats_differing": repeats_differing,
-        "latency_ms_p50": round(float(np.percentile(lat, 50)), 1) if lat.size else None,
-        "latency_ms_p99": round(float(np.percentile(lat, 99)), 1) if lat.size else None,
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "window": args.window,
+                "slide": args.slide,
+                "maxdim": args.maxdim,
+                "streams": args.streams,
+                "events": published,
+                "publish_events_per_s": round(published / publish_s),
+                "end_to_end_events_per_s": round(published / total_s) if total_s > 0 else None,
+                "windows_expected": expected,
+                "windows_received": len(windows),
+                "repeats_differing": repeats_differing,
+                "latency_ms_p50": round(float(np.percentile(lat, 50)), 1) if lat.size else None,
+                "latency_ms_p99": round(float(np.percentile(lat, 99)), 1) if lat.size else None,
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

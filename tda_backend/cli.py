@@ -1,9 +1,9 @@
 """``python -m tda_backend.cli``: administrative commands.
 
-    migrate [--revision REV] [--database-url URL]   bring the schema up to date (default: head)
-    downgrade REV [--database-url URL]              step the schema back
-    current [--database-url URL]                    print the schema's revision
-    stream init | deploy [...]                      Kafka topics; Flink jobs (tda_backend.flink.cli)
+migrate [--revision REV] [--database-url URL]   bring the schema up to date (default: head)
+downgrade REV [--database-url URL]              step the schema back
+current [--database-url URL]                    print the schema's revision
+stream init | deploy [...]                      Kafka topics; Flink jobs (tda_backend.flink.cli)
 """
 
 from __future__ import annotations
@@ -17,8 +17,9 @@ from tda_backend.services.telemetry import configure_logging
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m tda_backend.cli",
-                                     description="tda-platform administration")
+    parser = argparse.ArgumentParser(
+        prog="python -m tda_backend.cli", description="tda-platform administration"
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     def with_url(sub: argparse.ArgumentParser) -> argparse.ArgumentParser:

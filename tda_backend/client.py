@@ -30,11 +30,18 @@ from rich.table import Table
 API = "/api/v1"
 DEFAULT_URL = "http://127.0.0.1:8000"
 TERMINAL = {"succeeded", "failed", "cancelled"}
-ALGORITHMS = {"rips": "vietoris-rips", "vietoris-rips": "vietoris-rips",
-              "alpha": "alpha-complex", "alpha-complex": "alpha-complex"}
+ALGORITHMS = {
+    "rips": "vietoris-rips",
+    "vietoris-rips": "vietoris-rips",
+    "alpha": "alpha-complex",
+    "alpha-complex": "alpha-complex",
+}
 DOWNLOADS = {
-    "result.json": "", "diagrams.csv": "/csv", "diagrams.npz": "/npz",
-    "diagram.svg": "/diagram.svg", "barcode.svg": "/barcode.svg",
+    "result.json": "",
+    "diagrams.csv": "/csv",
+    "diagrams.npz": "/npz",
+    "diagram.svg": "/diagram.svg",
+    "barcode.svg": "/barcode.svg",
 }
 
 out = Console()
@@ -79,8 +86,9 @@ class Client:
     def upload(self, path: Path, kind: str | None) -> dict[str, Any]:
         with path.open("rb") as handle:
             files = {"file": (path.name, handle, "application/octet-stream")}
-            return self.json("POST", f"{API}/data/upload", files=files,
-                             data={"kind": kind} if kind else {})
+            return self.json(
+                "POST", f"{API}/data/upload", files=files, data={"kind": kind} if kind else {}
+            )
 
     def submit(self, algorithm: str, params: dict[str, Any]) -> dict[str, Any]:
         return self.json("POST", f"{API}/tda/compute/{algorithm}", json=params)
@@ -95,13 +103,20 @@ class Client:
 def follow(client: Client, job_id: str, poll_s: float = 0.25) -> dict[str, Any]:
     """Poll the job, drawing a progress bar, until it ends."""
     job = client.job(job_id)
-    columns = (TextColumn("[bold]{task.description}"), BarColumn(), TaskProgressColumn(),
-               TimeElapsedColumn())
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TimeElapsedColumn(),
+    )
     with Progress(*columns, console=err, transient=True) as progress:
         task = progress.add_task(f"{job['algorithm']} {job_id}: {job['status']}", total=1.0)
         while job["status"] not in TERMINAL:
-            progress.update(task, completed=job["progress"],
-                            description=f"{job['algorithm']} {job_id}: {job['status']}")
+            progress.update(
+                task,
+                completed=job["progress"],
+                description=f"{job['algorithm']} {job_id}: {job['status']}",
+            )
             time.sleep(poll_s)
             job = client.job(job_id)
         progress.update(task, completed=job["progress"])
@@ -116,13 +131,20 @@ def print_summary(job: dict[str, Any], result: dict[str, Any]) -> None:
     for dim in sorted(result["diagrams"], key=int):
         finite = [bar for bar in summary["longest_bars"][dim] if bar[1] is not None]
         longest = f"[{finite[0][0]:.4g}, {finite[0][1]:.4g})" if finite else "-"
-        table.add_row(dim, str(summary["pairs"][dim]), str(summary["essential"][dim]),
-                      f"{summary['total_persistence'][dim]:.4g}", longest)
+        table.add_row(
+            dim,
+            str(summary["pairs"][dim]),
+            str(summary["essential"][dim]),
+            f"{summary['total_persistence'][dim]:.4g}",
+            longest,
+        )
     out.print(table)
     metadata = result["metadata"]
-    out.print(f"Betti numbers: {result['betti']}   field: {metadata.get('coefficient_field')}"
-              f"   engine {metadata.get('engine_version')}"
-              f"   {metadata.get('duration_s', 0):.3f} s")
+    out.print(
+        f"Betti numbers: {result['betti']}   field: {metadata.get('coefficient_field')}"
+        f"   engine {metadata.get('engine_version')}"
+        f"   {metadata.get('duration_s', 0):.3f} s"
+    )
 
 
 def save_result(client: Client, job_id: str, directory: Path) -> list[Path]:
@@ -137,8 +159,10 @@ def save_result(client: Client, job_id: str, directory: Path) -> list[Path]:
 
 def _finish(client: Client, job: dict[str, Any], out_dir: Path | None) -> int:
     if job["status"] != "succeeded":
-        err.print(f"[red]job {job['job_id']} {job['status']}[/red]"
-                  + (f": {job['error']}" if job.get("error") else ""))
+        err.print(
+            f"[red]job {job['job_id']} {job['status']}[/red]"
+            + (f": {job['error']}" if job.get("error") else "")
+        )
         return 1
     result = json.loads(client.download(job["job_id"], ""))
     print_summary(job, result)
@@ -149,8 +173,11 @@ def _finish(client: Client, job: dict[str, Any], out_dir: Path | None) -> int:
 
 
 def _compute_params(args: argparse.Namespace, data_id: str, algorithm: str) -> dict[str, Any]:
-    params: dict[str, Any] = {"data_id": data_id, "coeff": args.coeff,
-                              "representatives": args.representatives}
+    params: dict[str, Any] = {
+        "data_id": data_id,
+        "coeff": args.coeff,
+        "representatives": args.representatives,
+    }
     if args.maxdim is not None:
         params["maxdim"] = args.maxdim
     if algorithm == "vietoris-rips":
@@ -168,8 +195,10 @@ def cmd_compute(client: Client, args: argparse.Namespace) -> int:
     source = Path(args.data)
     if source.is_file():
         data = client.upload(source, args.kind)
-        err.print(f"uploaded {source} as {data['data_id']} ({data['kind']},"
-                  f" {data['shape'][0]}x{data['shape'][1]})")
+        err.print(
+            f"uploaded {source} as {data['data_id']} ({data['kind']},"
+            f" {data['shape'][0]}x{data['shape'][1]})"
+        )
         data_id = data["data_id"]
     else:
         data_id = args.data
@@ -184,10 +213,16 @@ def cmd_compute(client: Client, args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tda", description="Client of a tda-platform server.")
-    parser.add_argument("--url", default=os.environ.get("TDA_URL", DEFAULT_URL),
-                        help="server URL (TDA_URL; default %(default)s)")
-    parser.add_argument("--api-key", default=os.environ.get("TDA_API_KEY"),
-                        help="API key, when the server requires one (TDA_API_KEY)")
+    parser.add_argument(
+        "--url",
+        default=os.environ.get("TDA_URL", DEFAULT_URL),
+        help="server URL (TDA_URL; default %(default)s)",
+    )
+    parser.add_argument(
+        "--api-key",
+        default=os.environ.get("TDA_API_KEY"),
+        help="API key, when the server requires one (TDA_API_KEY)",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     upload = commands.add_parser("upload", help="upload a CSV/TSV, .npy or JSON file")
@@ -202,15 +237,22 @@ def build_parser() -> argparse.ArgumentParser:
     compute.add_argument("--threshold", "-t", type=float)
     compute.add_argument("--coeff", "-p", type=int, default=2, help="prime coefficient field")
     compute.add_argument("--metric", choices=["euclidean", "manhattan", "chebyshev", "cosine"])
-    compute.add_argument("--values", choices=["squared_radius", "radius"],
-                         default="squared_radius", help="alpha filtration values")
+    compute.add_argument(
+        "--values",
+        choices=["squared_radius", "radius"],
+        default="squared_radius",
+        help="alpha filtration values",
+    )
     compute.add_argument("--threads", type=int, default=1)
     compute.add_argument("--representatives", action="store_true")
     compute.add_argument("--no-wait", action="store_true", help="print the job id and return")
     compute.add_argument("--out", "-o", type=Path, help="save the result files here")
 
-    for name, text in (("status", "show a job"), ("follow", "follow a job until it ends"),
-                       ("cancel", "cancel a job")):
+    for name, text in (
+        ("status", "show a job"),
+        ("follow", "follow a job until it ends"),
+        ("cancel", "cancel a job"),
+    ):
         sub = commands.add_parser(name, help=text)
         sub.add_argument("job_id")
         if name == "follow":
@@ -253,8 +295,13 @@ def run(args: argparse.Namespace) -> int:
         for header in ("job_id", "algorithm", "status", "progress", "created"):
             table.add_column(header)
         for job in listing["items"]:
-            table.add_row(job["job_id"], job["algorithm"], job["status"],
-                          f"{job['progress']:.0%}", job["created_at"])
+            table.add_row(
+                job["job_id"],
+                job["algorithm"],
+                job["status"],
+                f"{job['progress']:.0%}",
+                job["created_at"],
+            )
         out.print(table)
         return 0
     out.print_json(data=client.json("GET", "/health"))

@@ -74,8 +74,13 @@ class Settings(BaseSettings):
         return value.upper() if isinstance(value, str) else value
 
     @field_validator(
-        "database_url", "redis_url", "kafka_bootstrap_servers", "flink_rest_url",
-        "prometheus_multiproc_dir", "api_keys", mode="before",
+        "database_url",
+        "redis_url",
+        "kafka_bootstrap_servers",
+        "flink_rest_url",
+        "prometheus_multiproc_dir",
+        "api_keys",
+        mode="before",
     )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:

@@ -54,24 +54,29 @@ def _range(diagrams: Diagrams) -> tuple[float, float]:
 
 
 def _heading(width: int, title: str, subtitle: str | None) -> list[str]:
-    parts = [f'<text x="{width / 2}" y="18" text-anchor="middle" font-size="14">'
-             f"{escape(title)}</text>"]
+    parts = [
+        f'<text x="{width / 2}" y="18" text-anchor="middle" font-size="14">{escape(title)}</text>'
+    ]
     if subtitle:
-        parts.append(f'<text x="{width / 2}" y="32" text-anchor="middle" font-size="10"'
-                     f' fill="#666">{escape(subtitle)}</text>')
+        parts.append(
+            f'<text x="{width / 2}" y="32" text-anchor="middle" font-size="10"'
+            f' fill="#666">{escape(subtitle)}</text>'
+        )
     return parts
 
 
 def _svg(width: int, height: int, title: str, body: Iterable[str]) -> str:
-    return "\n".join([
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}"'
-        f' viewBox="0 0 {width} {height}" {_FONT} font-size="12">',
-        f"<title>{escape(title)}</title>",
-        f'<rect width="{width}" height="{height}" fill="white"/>',
-        *body,
-        "</svg>",
-        "",
-    ])
+    return "\n".join(
+        [
+            f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}"'
+            f' viewBox="0 0 {width} {height}" {_FONT} font-size="12">',
+            f"<title>{escape(title)}</title>",
+            f'<rect width="{width}" height="{height}" fill="white"/>',
+            *body,
+            "</svg>",
+            "",
+        ]
+    )
 
 
 def _legend(dims: list[str], diagrams: Diagrams, x: float, y: float) -> list[str]:
@@ -113,14 +118,21 @@ def persistence_diagram_svg(
         f' transform="rotate(-90 16 {size / 2})">death</text>',
     ]
     for tick in _nice_ticks(lo_p, hi_p):
-        body.append(f'<line x1="{sx(tick):.2f}" y1="{size - margin}" x2="{sx(tick):.2f}"'
-                    f' y2="{size - margin + 4}" stroke="#444"/>')
-        body.append(f'<text x="{sx(tick):.2f}" y="{size - margin + 16}"'
-                    f' text-anchor="middle">{_fmt(tick)}</text>')
-        body.append(f'<line x1="{margin - 4}" y1="{sy(tick):.2f}" x2="{margin}"'
-                    f' y2="{sy(tick):.2f}" stroke="#444"/>')
-        body.append(f'<text x="{margin - 6}" y="{sy(tick) + 4:.2f}"'
-                    f' text-anchor="end">{_fmt(tick)}</text>')
+        body.append(
+            f'<line x1="{sx(tick):.2f}" y1="{size - margin}" x2="{sx(tick):.2f}"'
+            f' y2="{size - margin + 4}" stroke="#444"/>'
+        )
+        body.append(
+            f'<text x="{sx(tick):.2f}" y="{size - margin + 16}"'
+            f' text-anchor="middle">{_fmt(tick)}</text>'
+        )
+        body.append(
+            f'<line x1="{margin - 4}" y1="{sy(tick):.2f}" x2="{margin}"'
+            f' y2="{sy(tick):.2f}" stroke="#444"/>'
+        )
+        body.append(
+            f'<text x="{margin - 6}" y="{sy(tick) + 4:.2f}" text-anchor="end">{_fmt(tick)}</text>'
+        )
     dims = sorted(diagrams, key=int)
     for dim in dims:
         color = _color(dim)
@@ -129,8 +141,10 @@ def persistence_diagram_svg(
             assert birth is not None
             y = infinity_y if death is None else sy(death)
             label = f"H{dim} [{_fmt(birth)}, {'inf' if death is None else _fmt(death)})"
-            body.append(f'<circle cx="{sx(birth):.2f}" cy="{y:.2f}" r="3">'
-                        f"<title>{escape(label)}</title></circle>")
+            body.append(
+                f'<circle cx="{sx(birth):.2f}" cy="{y:.2f}" r="3">'
+                f"<title>{escape(label)}</title></circle>"
+            )
         body.append("</g>")
     body += _legend(dims, diagrams, margin + plot - 70, margin + plot - 16 * len(dims) + 4)
     return _svg(size, size, title, body)
@@ -151,14 +165,17 @@ def barcode_svg(diagrams: Diagrams, title: str = "Barcode", subtitle: str | None
     for dim in dims:
         pairs = sorted(
             diagrams[dim],
-            key=lambda p: math.inf if p[1] is None else p[1] - (p[0] or 0.0), reverse=True,
+            key=lambda p: math.inf if p[1] is None else p[1] - (p[0] or 0.0),
+            reverse=True,
         )
         shown = sorted(pairs[:BARS_PER_DIMENSION], key=lambda p: (p[0], p[1] is None, p[1] or 0))
         color = _color(dim)
         note = "" if len(pairs) <= len(shown) else f", {len(shown)} longest of {len(pairs)} shown"
-        body.append(f'<text x="{margin_left}" y="{y + 12}" fill="{color}">'
-                    f"H{escape(dim)} ({len(pairs)} bar{'' if len(pairs) == 1 else 's'}"
-                    f"{escape(note)})</text>")
+        body.append(
+            f'<text x="{margin_left}" y="{y + 12}" fill="{color}">'
+            f"H{escape(dim)} ({len(pairs)} bar{'' if len(pairs) == 1 else 's'}"
+            f"{escape(note)})</text>"
+        )
         y += 20
         step = 6 if len(shown) <= 40 else 3
         for birth, death in shown:
@@ -166,22 +183,33 @@ def barcode_svg(diagrams: Diagrams, title: str = "Barcode", subtitle: str | None
             x1 = sx(birth)
             x2 = sx(hi) + arrow_room - 4 if death is None else max(sx(death), x1 + 1)
             label = f"H{dim} [{_fmt(birth)}, {'inf' if death is None else _fmt(death)})"
-            body.append(f'<line x1="{x1:.2f}" y1="{y}" x2="{x2:.2f}" y2="{y}" stroke="{color}"'
-                        f' stroke-width="{step - 1}"><title>{escape(label)}</title></line>')
+            body.append(
+                f'<line x1="{x1:.2f}" y1="{y}" x2="{x2:.2f}" y2="{y}" stroke="{color}"'
+                f' stroke-width="{step - 1}"><title>{escape(label)}</title></line>'
+            )
             if death is None:
-                body.append(f'<path d="M{x2:.2f},{y - 3} L{x2 + 5:.2f},{y} L{x2:.2f},{y + 3} Z"'
-                            f" fill={quoteattr(color)}/>")
+                body.append(
+                    f'<path d="M{x2:.2f},{y - 3} L{x2 + 5:.2f},{y} L{x2:.2f},{y + 3} Z"'
+                    f" fill={quoteattr(color)}/>"
+                )
             y += step
         y += 14
     axis_y = y + 4
-    body.append(f'<line x1="{margin_left}" y1="{axis_y}" x2="{margin_left + plot}"'
-                f' y2="{axis_y}" stroke="#444"/>')
+    body.append(
+        f'<line x1="{margin_left}" y1="{axis_y}" x2="{margin_left + plot}"'
+        f' y2="{axis_y}" stroke="#444"/>'
+    )
     for tick in _nice_ticks(lo, hi):
-        body.append(f'<line x1="{sx(tick):.2f}" y1="{axis_y}" x2="{sx(tick):.2f}"'
-                    f' y2="{axis_y + 4}" stroke="#444"/>')
-        body.append(f'<text x="{sx(tick):.2f}" y="{axis_y + 16}"'
-                    f' text-anchor="middle">{_fmt(tick)}</text>')
-    body.append(f'<text x="{margin_left + plot / 2}" y="{axis_y + 34}"'
-                ' text-anchor="middle">filtration value</text>')
+        body.append(
+            f'<line x1="{sx(tick):.2f}" y1="{axis_y}" x2="{sx(tick):.2f}"'
+            f' y2="{axis_y + 4}" stroke="#444"/>'
+        )
+        body.append(
+            f'<text x="{sx(tick):.2f}" y="{axis_y + 16}" text-anchor="middle">{_fmt(tick)}</text>'
+        )
+    body.append(
+        f'<text x="{margin_left + plot / 2}" y="{axis_y + 34}"'
+        ' text-anchor="middle">filtration value</text>'
+    )
     height = axis_y + 44
     return _svg(width, height, title, [*_heading(width, title, subtitle), *body])

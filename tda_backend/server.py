@@ -26,8 +26,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--host", help="interface to listen on (API_HOST)")
     parser.add_argument("--port", type=int, help="port to listen on (API_PORT)")
     parser.add_argument("--workers", type=int, help="server processes (API_WORKERS)")
-    parser.add_argument("--reload", action="store_true",
-                        help="restart when the code changes (development; one process)")
+    parser.add_argument(
+        "--reload",
+        action="store_true",
+        help="restart when the code changes (development; one process)",
+    )
     return parser
 
 
@@ -43,8 +46,13 @@ def main(argv: list[str] | None = None) -> None:
         # Once here rather than racing in every worker process.
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         database.upgrade(settings.resolved_database_url)
-    log.info("starting tda-server", host=host, port=port, workers=1 if args.reload else workers,
-             reload=args.reload)
+    log.info(
+        "starting tda-server",
+        host=host,
+        port=port,
+        workers=1 if args.reload else workers,
+        reload=args.reload,
+    )
     uvicorn.run(
         "tda_backend.api.app:create_app",
         factory=True,

@@ -23,8 +23,9 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tda-worker", description="Compute queued tda-platform jobs until stopped."
     )
-    parser.add_argument("--concurrency", type=int,
-                        help="jobs computed at once (default: JOB_WORKERS)")
+    parser.add_argument(
+        "--concurrency", type=int, help="jobs computed at once (default: JOB_WORKERS)"
+    )
     return parser
 
 
@@ -39,8 +40,7 @@ async def _serve(concurrency: int | None) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    log.info("tda-worker ready", concurrency=settings.job_workers,
-             queue="database (embedded)")
+    log.info("tda-worker ready", concurrency=settings.job_workers, queue="database (embedded)")
     await stop.wait()
     log.info("tda-worker stopping; running jobs go back to the queue")
     await services.stop()

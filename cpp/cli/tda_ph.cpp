@@ -1,13 +1,13 @@
 // tda-ph: persistent homology from the command line, with Ripser's formats, flags and layout.
-#include <CLI/CLI.hpp>
-#include <fmt/core.h>
-
 #include <algorithm>
 #include <fstream>
 #include <iostream>
 #include <optional>
 #include <sstream>
 #include <string>
+
+#include <CLI/CLI.hpp>
+#include <fmt/core.h>
 
 #include "tda/alpha.hpp"
 #include "tda/io.hpp"
@@ -92,8 +92,9 @@ int run(const Arguments& args) {
       header << range_line(*data.dense);
       const double radius = tda::enclosing_radius(*data.dense);
       if (!args.threshold || *args.threshold >= radius) {
-        header << fmt::format("distance matrix with {} points, using threshold at enclosing radius {:g}\n",
-                              data.n, args.threshold ? *args.threshold : radius);
+        header << fmt::format(
+            "distance matrix with {} points, using threshold at enclosing radius {:g}\n", data.n,
+            args.threshold ? *args.threshold : radius);
       }
       input.emplace(std::move(*data.dense));
       if (args.threshold && *args.threshold < radius) {
@@ -142,7 +143,8 @@ int main(int argc, char** argv) {
   app.add_option("--ratio", args.ratio, "only show persistence pairs with death/birth ratio > r");
   app.add_option("--output", args.output, "text (Ripser's layout) or json")
       ->check(CLI::IsMember({"text", "json"}));
-  app.add_option("--metric", args.metric, "point-cloud metric: euclidean, manhattan, chebyshev, cosine");
+  app.add_option("--metric", args.metric,
+                 "point-cloud metric: euclidean, manhattan, chebyshev, cosine");
   app.add_option("--complex", args.complex, "rips (default) or alpha")
       ->check(CLI::IsMember({"rips", "alpha"}));
   app.add_option("--threads", args.threads, "worker threads")->check(CLI::Range(1U, 1024U));

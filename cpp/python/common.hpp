@@ -2,12 +2,12 @@
 // NumPy and adapting Python's progress callbacks and cancel tokens to tda::Control.
 #pragma once
 
-#include <nanobind/nanobind.h>
-#include <nanobind/ndarray.h>
-
 #include <atomic>
 #include <cstdint>
 #include <optional>
+
+#include <nanobind/nanobind.h>
+#include <nanobind/ndarray.h>
 
 #include "tda/diagram.hpp"
 
@@ -42,7 +42,8 @@ inline Control make_control(const std::optional<nb::callable>& progress, const C
 }
 
 template <class T>
-nb::ndarray<nb::numpy, T> to_numpy(std::vector<T>&& values, std::initializer_list<std::size_t> shape) {
+nb::ndarray<nb::numpy, T> to_numpy(std::vector<T>&& values,
+                                   std::initializer_list<std::size_t> shape) {
   auto* owned = new std::vector<T>(std::move(values));
   const nb::capsule owner(owned, [](void* p) noexcept { delete static_cast<std::vector<T>*>(p); });
   return nb::ndarray<nb::numpy, T>(owned->data(), shape, owner);

@@ -1,10 +1,9 @@
+#include <fmt/core.h>
 #include <nanobind/nanobind.h>
 #include <nanobind/ndarray.h>
 #include <nanobind/stl/optional.h>
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/vector.h>
-
-#include <fmt/core.h>
 
 #include "common.hpp"
 #include "tda/rips.hpp"
@@ -21,8 +20,8 @@ using IndexVector = nb::ndarray<const std::int64_t, nb::ndim<1>, nb::c_contig, n
 
 RipsInput from_points(const Matrix& points, const std::string& metric,
                       std::optional<double> threshold, unsigned n_threads) {
-  const PointCloud cloud{{points.data(), points.shape(0) * points.shape(1)}, points.shape(0),
-                         points.shape(1)};
+  const PointCloud cloud{
+      {points.data(), points.shape(0) * points.shape(1)}, points.shape(0), points.shape(1)};
   const Metric m = parse_metric(metric);
   const nb::gil_scoped_release release;
   if (threshold) {
@@ -38,8 +37,8 @@ RipsInput from_points(const Matrix& points, const std::string& metric,
 RipsInput from_matrix(const Matrix& matrix) {
   const std::size_t n = matrix.shape(0);
   if (matrix.shape(1) != n) {
-    throw std::invalid_argument(fmt::format(
-        "a distance matrix must be square, got shape ({}, {})", n, matrix.shape(1)));
+    throw std::invalid_argument(
+        fmt::format("a distance matrix must be square, got shape ({}, {})", n, matrix.shape(1)));
   }
   if (n == 0) {
     throw std::invalid_argument("the distance matrix is empty");
@@ -49,9 +48,8 @@ RipsInput from_matrix(const Matrix& matrix) {
   lower.reserve(n * (n - 1) / 2);
   for (std::size_t i = 0; i < n; ++i) {
     if (d[i * n + i] != 0) {
-      throw std::invalid_argument(
-          fmt::format("diagonal entry ({}, {}) of the distance matrix is {}, expected 0", i, i,
-                      d[i * n + i]));
+      throw std::invalid_argument(fmt::format(
+          "diagonal entry ({}, {}) of the distance matrix is {}, expected 0", i, i, d[i * n + i]));
     }
     for (std::size_t j = 0; j < i; ++j) {
       // Exact comparison: NaN fails it and is reported by DenseDistances below.
@@ -119,10 +117,9 @@ void bind_rips(nb::module_& m) {
 
   m.def(
       "vietoris_rips",
-      [](const RipsInput& input, int maxdim, std::optional<double> threshold,
-         std::uint64_t modulus, unsigned n_threads, bool representatives,
-         std::optional<nb::callable> progress, const CancelToken* cancel,
-         std::uint64_t memory_budget_bytes) {
+      [](const RipsInput& input, int maxdim, std::optional<double> threshold, std::uint64_t modulus,
+         unsigned n_threads, bool representatives, std::optional<nb::callable> progress,
+         const CancelToken* cancel, std::uint64_t memory_budget_bytes) {
         const RipsOptions options =
             make_options(maxdim, threshold, modulus, n_threads, representatives);
         const Control control = make_control(progress, cancel, memory_budget_bytes);
@@ -137,8 +134,8 @@ void bind_rips(nb::module_& m) {
         out["threshold"] = used_threshold;
         return out;
       },
-      "input"_a, "maxdim"_a, "threshold"_a.none(), "modulus"_a, "n_threads"_a,
-      "representatives"_a, "progress"_a.none(), "cancel"_a.none(), "memory_budget_bytes"_a,
+      "input"_a, "maxdim"_a, "threshold"_a.none(), "modulus"_a, "n_threads"_a, "representatives"_a,
+      "progress"_a.none(), "cancel"_a.none(), "memory_budget_bytes"_a,
       "Persistence diagrams of the Vietoris-Rips filtration (GIL released while computing).");
 
   m.def(

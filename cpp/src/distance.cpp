@@ -2,9 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
-#include <fmt/core.h>
 #include <stdexcept>
 #include <thread>
+
+#include <fmt/core.h>
 
 namespace tda {
 
@@ -21,8 +22,8 @@ Metric parse_metric(std::string_view name) {
   if (name == "cosine") {
     return Metric::cosine;
   }
-  throw std::invalid_argument(fmt::format(
-      "unknown metric '{}': expected euclidean, manhattan, chebyshev or cosine", name));
+  throw std::invalid_argument(
+      fmt::format("unknown metric '{}': expected euclidean, manhattan, chebyshev or cosine", name));
 }
 
 namespace {
@@ -33,7 +34,8 @@ void check_distance(value_t d, std::size_t i, std::size_t j) {
         fmt::format("distance between {} and {} is not a finite number ({})", i, j, d));
   }
   if (d < 0) {
-    throw std::invalid_argument(fmt::format("distance between {} and {} is negative ({})", i, j, d));
+    throw std::invalid_argument(
+        fmt::format("distance between {} and {} is negative ({})", i, j, d));
   }
 }
 
@@ -59,7 +61,8 @@ void parallel_chunks(std::size_t count, unsigned n_threads, Body body) {
   std::vector<std::jthread> workers;
   const std::size_t chunk = (count + n_threads - 1) / n_threads;
   for (std::size_t begin = 0; begin < count; begin += chunk) {
-    workers.emplace_back([&body, begin, end = std::min(count, begin + chunk)] { body(begin, end); });
+    workers.emplace_back(
+        [&body, begin, end = std::min(count, begin + chunk)] { body(begin, end); });
   }
 }
 
@@ -145,8 +148,8 @@ SparseDistances::SparseDistances(std::size_t n, std::span<const Edge> edges) {
   std::vector<std::size_t> degree(n + 1, 0);
   for (const Edge& e : edges) {
     if (e.i >= n || e.j >= n) {
-      throw std::invalid_argument(fmt::format(
-          "edge ({}, {}) names a vertex outside 0..{}", e.i, e.j, n == 0 ? 0 : n - 1));
+      throw std::invalid_argument(
+          fmt::format("edge ({}, {}) names a vertex outside 0..{}", e.i, e.j, n == 0 ? 0 : n - 1));
     }
     check_distance(e.distance, e.i, e.j);
     if (e.i != e.j) {
@@ -216,8 +219,9 @@ void PointCloud::validate() const {
   for (std::size_t i = 0; i < n; ++i) {
     for (std::size_t k = 0; k < dim; ++k) {
       if (!std::isfinite(coordinates[i * dim + k])) {
-        throw std::invalid_argument(fmt::format(
-            "coordinate {} of point {} is not a finite number ({})", k, i, coordinates[i * dim + k]));
+        throw std::invalid_argument(
+            fmt::format("coordinate {} of point {} is not a finite number ({})", k, i,
+                        coordinates[i * dim + k]));
       }
     }
   }

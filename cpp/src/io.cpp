@@ -7,17 +7,21 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
-#include <fmt/core.h>
 #include <iterator>
 #include <stdexcept>
+
+#include <fmt/core.h>
 
 namespace tda {
 
 InputFormat parse_input_format(std::string_view name) {
   static constexpr std::pair<std::string_view, InputFormat> kNames[] = {
-      {"point-cloud", InputFormat::point_cloud}, {"lower-distance", InputFormat::lower_distance},
-      {"upper-distance", InputFormat::upper_distance}, {"distance", InputFormat::distance},
-      {"sparse", InputFormat::sparse},          {"dipha", InputFormat::dipha},
+      {"point-cloud", InputFormat::point_cloud},
+      {"lower-distance", InputFormat::lower_distance},
+      {"upper-distance", InputFormat::upper_distance},
+      {"distance", InputFormat::distance},
+      {"sparse", InputFormat::sparse},
+      {"dipha", InputFormat::dipha},
       {"binary", InputFormat::binary}};
   for (const auto& [key, format] : kNames) {
     if (key == name) {
@@ -113,9 +117,9 @@ InputData read_point_cloud(std::istream& in) {
     if (data.dim == 0) {
       data.dim = row.size();
     } else if (row.size() != data.dim) {
-      throw std::invalid_argument(fmt::format(
-          "line {}: a point with {} coordinates where earlier points have {}", line_number,
-          row.size(), data.dim));
+      throw std::invalid_argument(
+          fmt::format("line {}: a point with {} coordinates where earlier points have {}",
+                      line_number, row.size(), data.dim));
     }
     data.coordinates.insert(data.coordinates.end(), row.begin(), row.end());
     ++data.n;
@@ -157,9 +161,9 @@ InputData read_full(std::istream& in) {
   const std::size_t n = rows.size();
   for (std::size_t i = 0; i < n; ++i) {
     if (rows[i].size() != n) {
-      throw std::invalid_argument(fmt::format(
-          "the distance matrix is not square: row {} has {} entries, expected {}", i,
-          rows[i].size(), n));
+      throw std::invalid_argument(
+          fmt::format("the distance matrix is not square: row {} has {} entries, expected {}", i,
+                      rows[i].size(), n));
     }
     if (rows[i][i] != 0) {
       throw std::invalid_argument(
@@ -192,9 +196,9 @@ InputData read_sparse(std::istream& in) {
       continue;
     }
     if (row.size() != 3) {
-      throw std::invalid_argument(fmt::format(
-          "line {}: a sparse entry needs 3 numbers (i j distance), found {}", line_number,
-          row.size()));
+      throw std::invalid_argument(
+          fmt::format("line {}: a sparse entry needs 3 numbers (i j distance), found {}",
+                      line_number, row.size()));
     }
     for (int k = 0; k < 2; ++k) {
       const double v = row[static_cast<std::size_t>(k)];

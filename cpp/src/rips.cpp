@@ -5,7 +5,6 @@
 #include <chrono>
 #include <cmath>
 #include <exception>
-#include <fmt/core.h>
 #include <limits>
 #include <span>
 #include <stdexcept>
@@ -14,6 +13,7 @@
 #include <utility>
 
 #include <boost/container/small_vector.hpp>
+#include <fmt/core.h>
 
 #include "tda/field.hpp"
 
@@ -61,7 +61,9 @@ class Binomials {
 // Z/2: every nonzero coefficient is 1, so entries carry no coefficient bits.
 struct BinaryField {
   static constexpr unsigned coefficient_bits = 0;
-  [[nodiscard]] static coefficient_t add(coefficient_t a, coefficient_t b) noexcept { return a ^ b; }
+  [[nodiscard]] static coefficient_t add(coefficient_t a, coefficient_t b) noexcept {
+    return a ^ b;
+  }
   [[nodiscard]] static coefficient_t negate(coefficient_t a) noexcept { return a; }
   [[nodiscard]] static coefficient_t multiply(coefficient_t a, coefficient_t b) noexcept {
     return a & b;
@@ -119,7 +121,9 @@ class PivotMap {
     coefficient_t coefficient;
   };
 
-  explicit PivotMap(std::size_t expected = 16) { rehash(std::bit_ceil(std::max<std::size_t>(16, expected * 2))); }
+  explicit PivotMap(std::size_t expected = 16) {
+    rehash(std::bit_ceil(std::max<std::size_t>(16, expected * 2)));
+  }
 
   [[nodiscard]] const Owner* find(index_t key) const noexcept {
     for (std::size_t i = slot_of(key);; i = (i + 1) & mask_) {
@@ -179,7 +183,8 @@ class PivotMap {
 // thrown in any chunk (such as Cancelled) is rethrown in the caller once all chunks stopped.
 template <class Body>
 void parallel_for(std::size_t count, unsigned n_threads, Body body) {
-  const std::size_t threads = std::clamp<std::size_t>(n_threads, 1, std::max<std::size_t>(1, count));
+  const std::size_t threads =
+      std::clamp<std::size_t>(n_threads, 1, std::max<std::size_t>(1, count));
   if (threads == 1) {
     body(std::size_t{0}, count, 0U);
     return;
@@ -329,8 +334,8 @@ class RipsPersistence {
   // each (d+1)-simplex is then produced by exactly one of its facets.
   class Cofacets {
    public:
-    Cofacets(const RipsPersistence& rips, const Vertices& vertices, index_t index,
-             value_t diameter, bool all)
+    Cofacets(const RipsPersistence& rips, const Vertices& vertices, index_t index, value_t diameter,
+             bool all)
         : rips_(rips),
           u_(vertices),
           m_(static_cast<int>(vertices.size())),
@@ -362,7 +367,9 @@ class RipsPersistence {
     // Distance from the vertex the last cofacet added to vertex l of the simplex.
     [[nodiscard]] value_t last_distance(std::size_t l) const noexcept { return last_distances_[l]; }
     // Position of that vertex in the cofacet: the number of the simplex's vertices above it.
-    [[nodiscard]] std::size_t last_position() const noexcept { return static_cast<std::size_t>(j_); }
+    [[nodiscard]] std::size_t last_position() const noexcept {
+      return static_cast<std::size_t>(j_);
+    }
 
    private:
     void pass_vertices_above(index_t w) noexcept {
@@ -864,9 +871,9 @@ class RipsPersistence {
     for (std::size_t j = 0; j < columns.size(); ++j) {
       if ((j & 0xFFU) == 0) {
         control_.check_cancelled();
-        report_progress((dim + static_cast<double>(j) / static_cast<double>(columns.size())) /
-                            (maxdim_ + 1),
-                        false);
+        report_progress(
+            (dim + static_cast<double>(j) / static_cast<double>(columns.size())) / (maxdim_ + 1),
+            false);
       }
       const Entry& column = columns[j];
       Entry pivot{};
@@ -877,13 +884,13 @@ class RipsPersistence {
         const index_t pivot_index = index_of(pivot);
         const coefficient_t pivot_coefficient = coefficient_of(pivot);
         if (const PivotMap::Owner* owner = pivots.find(pivot_index); owner != nullptr) {
-          const coefficient_t factor = field_.negate(
-              field_.multiply(pivot_coefficient, field_.inverse(owner->coefficient)));
+          const coefficient_t factor =
+              field_.negate(field_.multiply(pivot_coefficient, field_.inverse(owner->coefficient)));
           add_column(columns, owner->column, factor, dim, vertices);
         } else if (const Facet facet = zero_apparent_facet(pivot_index, pivot.diameter, dim + 1);
                    facet.index >= 0) {
-          const coefficient_t factor = field_.negate(
-              field_.multiply(pivot_coefficient, field_.inverse(sign(facet.odd))));
+          const coefficient_t factor =
+              field_.negate(field_.multiply(pivot_coefficient, field_.inverse(sign(facet.odd))));
           push_coboundary(make_entry(pivot.diameter, facet.index, 1), factor, dim, vertices);
         } else {
           break;
@@ -894,8 +901,7 @@ class RipsPersistence {
         found = pop_pivot(pivot);
       }
       if (found) {
-        pivots.insert(index_of(pivot),
-                      {static_cast<std::uint32_t>(j), coefficient_of(pivot)});
+        pivots.insert(index_of(pivot), {static_cast<std::uint32_t>(j), coefficient_of(pivot)});
         if (pivot.diameter > column.diameter) {
           add_pair(diagram, column, &pivot, dim);
         }
@@ -908,7 +914,8 @@ class RipsPersistence {
 
   void add_column(const std::vector<Entry>& columns, std::uint32_t k, coefficient_t factor, int dim,
                   Vertices& vertices) {
-    push_coboundary(make_entry(columns[k].diameter, index_of(columns[k]), 1), factor, dim, vertices);
+    push_coboundary(make_entry(columns[k].diameter, index_of(columns[k]), 1), factor, dim,
+                    vertices);
     for (std::size_t i = reduction_offsets_[k]; i < reduction_offsets_[k + 1]; ++i) {
       push_coboundary(reduction_entries_[i], factor, dim, vertices);
     }

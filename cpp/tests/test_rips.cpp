@@ -1,9 +1,9 @@
-#include <gtest/gtest.h>
-
 #include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <numbers>
+
+#include <gtest/gtest.h>
 
 #include "tda/io.hpp"
 #include "tda/rips.hpp"
@@ -16,8 +16,9 @@ using tda::RipsOptions;
 
 // Bars of dimension dim alive at value t (birth <= t < death).
 int betti_at(const PersistenceResult& r, std::size_t dim, double t) {
-  return static_cast<int>(std::count_if(r.diagrams[dim].begin(), r.diagrams[dim].end(),
-                                        [t](const auto& p) { return p.birth <= t && t < p.death; }));
+  return static_cast<int>(
+      std::count_if(r.diagrams[dim].begin(), r.diagrams[dim].end(),
+                    [t](const auto& p) { return p.birth <= t && t < p.death; }));
 }
 
 DenseDistances from_points(const std::vector<std::vector<double>>& points) {
@@ -25,8 +26,7 @@ DenseDistances from_points(const std::vector<std::vector<double>>& points) {
   for (const auto& p : points) {
     flat.insert(flat.end(), p.begin(), p.end());
   }
-  return tda::dense_distances({flat, points.size(), points.front().size()},
-                              tda::Metric::euclidean);
+  return tda::dense_distances({flat, points.size(), points.front().size()}, tda::Metric::euclidean);
 }
 
 std::vector<std::vector<double>> circle(int n, double cx = 0, double cy = 0, double angle0 = 0) {
@@ -59,7 +59,8 @@ TEST(Rips, CircleHasOneLongLoop) {
 }
 
 TEST(Rips, OctahedronIsASphere) {
-  const auto r = rips(from_points({{1, 0, 0}, {-1, 0, 0}, {0, 1, 0}, {0, -1, 0}, {0, 0, 1}, {0, 0, -1}}), 2);
+  const auto r =
+      rips(from_points({{1, 0, 0}, {-1, 0, 0}, {0, 1, 0}, {0, -1, 0}, {0, 0, 1}, {0, 0, -1}}), 2);
   ASSERT_EQ(r.diagrams[2].size(), 1U);
   EXPECT_DOUBLE_EQ(r.diagrams[2][0].birth, std::sqrt(2.0));
   EXPECT_DOUBLE_EQ(r.diagrams[2][0].death, 2.0);

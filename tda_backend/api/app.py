@@ -36,8 +36,7 @@ NPZ or SVG pictures.
 
 def _route_methods(app: FastAPI) -> dict[str, set[str]]:
     routes = {
-        path: {method.upper() for method in item}
-        for path, item in app.openapi()["paths"].items()
+        path: {method.upper() for method in item} for path, item in app.openapi()["paths"].items()
     }
     routes.update({"/docs": {"GET"}, "/redoc": {"GET"}, "/openapi.json": {"GET"}})
     return routes
@@ -46,8 +45,9 @@ def _route_methods(app: FastAPI) -> dict[str, set[str]]:
 def _openapi_document(app: FastAPI, settings: Settings) -> dict[str, Any]:
     """The OpenAPI document of this server: API-key security is described only when it is on."""
     if app.openapi_schema is None:
-        document = get_openapi(title=app.title, version=app.version,
-                               description=app.description, routes=app.routes)
+        document = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes
+        )
         if not settings.api_key_set:
             document.get("components", {}).pop("securitySchemes", None)
             for item in document["paths"].values():
@@ -72,7 +72,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await services.stop()
 
     app = FastAPI(
-        title="tda-platform", version=__version__, description=DESCRIPTION, lifespan=lifespan,
+        title="tda-platform",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
     )
     app.state.settings = settings
     app.openapi = lambda: _openapi_document(app, settings)  # type: ignore[method-assign]
@@ -82,10 +85,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_body_bytes=settings.max_upload_bytes + _BODY_OVERHEAD_BYTES,
         route_of=RouteTemplates(lambda: _route_methods(app)),
     )
-    api = APIRouter(prefix=API_PREFIX, responses={
-        401: {"model": ErrorOut, "description": "API_KEYS is set and X-API-Key is missing or"
-                                                " unknown"},
-    })
+    api = APIRouter(
+        prefix=API_PREFIX,
+        responses={
+            401: {
+                "model": ErrorOut,
+                "description": "API_KEYS is set and X-API-Key is missing or unknown",
+            },
+        },
+    )
     for module in (data, jobs, results, stream):
         api.include_router(module.router)
     app.include_router(api)

@@ -13,7 +13,8 @@ from tda_backend.config import Settings
 from tda_backend.services.container import Services
 
 _api_key_header = APIKeyHeader(
-    name="X-API-Key", auto_error=False,
+    name="X-API-Key",
+    auto_error=False,
     description="Required on /api/v1 when the server has API_KEYS set",
 )
 

@@ -49,16 +49,26 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     # FastAPI answers 400 for a body it cannot decode at all (bad UTF-8); that is a malformed
     # body like any other, so it gets the same 422 as malformed JSON.
     if exc.status_code == 400 and exc.detail == "There was an error parsing the body":
-        return JSONResponse({"detail": [{
-            "loc": ["body"], "msg": "body: malformed JSON (not UTF-8 text)", "type": "json_invalid",
-        }]}, status_code=422)
+        return JSONResponse(
+            {
+                "detail": [
+                    {
+                        "loc": ["body"],
+                        "msg": "body: malformed JSON (not UTF-8 text)",
+                        "type": "json_invalid",
+                    }
+                ]
+            },
+            status_code=422,
+        )
     return await http_exception_handler(request, exc)
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.error("unhandled error", exc_info=exc, path=request.url.path)
-    return JSONResponse({"detail": "internal server error; the server log has the details"},
-                        status_code=500)
+    return JSONResponse(
+        {"detail": "internal server error; the server log has the details"}, status_code=500
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:

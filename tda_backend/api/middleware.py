@@ -35,16 +35,21 @@ class RouteTemplates:
     def _routes(self) -> list[tuple[re.Pattern[str], str, str]]:
         if self._compiled is None:
             self._compiled = [
-                (re.compile("^" + re.sub(r"\\{[^/]+?\\}", "[^/]+", re.escape(t)) + "$"), t,
-                 ", ".join(sorted(methods)))
+                (
+                    re.compile("^" + re.sub(r"\\{[^/]+?\\}", "[^/]+", re.escape(t)) + "$"),
+                    t,
+                    ", ".join(sorted(methods)),
+                )
                 for t, methods in self._source().items()
             ]
         return self._compiled
 
     def __call__(self, path: str) -> tuple[str, str]:
         """The template and the ``Allow`` value of ``path``; ("unmatched", "") if none."""
-        return next(((t, allow) for pattern, t, allow in self._routes() if pattern.match(path)),
-                    ("unmatched", ""))
+        return next(
+            ((t, allow) for pattern, t, allow in self._routes() if pattern.match(path)),
+            ("unmatched", ""),
+        )
 
 
 class RequestContextMiddleware:
@@ -102,8 +107,13 @@ class RequestContextMiddleware:
             HTTP_REQUESTS.labels(scope["method"], template, str(status)).inc()
             HTTP_LATENCY.labels(scope["method"], template).observe(elapsed)
             if scope["path"] not in _QUIET_PATHS or status >= 400:
-                log.info("request", method=scope["method"], path=scope["path"], status=status,
-                         duration_ms=round(elapsed * 1000, 2))
+                log.info(
+                    "request",
+                    method=scope["method"],
+                    path=scope["path"],
+                    status=status,
+                    duration_ms=round(elapsed * 1000, 2),
+                )
 
     def _too_large(self) -> str:
         limit_mb = self.max_body_bytes / (1024 * 1024)
@@ -111,8 +121,15 @@ class RequestContextMiddleware:
 
     async def _reject_too_large(self, send: Send) -> None:
         body = ('{"detail":"' + self._too_large() + '"}').encode()
-        await send({"type": "http.response.start", "status": 413, "headers": [
-            (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-            (b"connection", b"close"),
-        ]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"connection", b"close"),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": body})

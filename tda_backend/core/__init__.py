@@ -3,8 +3,8 @@
 from tda_backend.core.alpha import alpha_complex, estimate_alpha
 from tda_backend.core.rips import (
     ENGINE_VERSION,
-    CancelToken,
     Cancelled,
+    CancelToken,
     Estimate,
     PersistenceResult,
     ResourceError,

@@ -13,7 +13,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from tda_backend.core import _core
 
-ENGINE_VERSION: str = _core.__version__
+ENGINE_VERSION: str = vars(_core)["__version__"]  # a module attribute the stub omits
 CancelToken = _core.CancelToken
 Cancelled = _core.Cancelled
 ResourceError = _core.ResourceError

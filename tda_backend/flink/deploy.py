@@ -40,9 +40,12 @@ def job_options(
         raise RuntimeError("KAFKA_BOOTSTRAP_SERVERS is not set (tda-stack env prints it)")
     topics = TopicNames.with_prefix(settings.kafka_topic_prefix)
     options = JobOptions(
-        bootstrap=settings.kafka_bootstrap_servers, raw_topic=topics.raw_events,
-        results_topic=topics.feature_results, window_group=WINDOW_JOB_GROUP,
-        validation_group=VALIDATION_JOB_GROUP, spec=spec,
+        bootstrap=settings.kafka_bootstrap_servers,
+        raw_topic=topics.raw_events,
+        results_topic=topics.feature_results,
+        window_group=WINDOW_JOB_GROUP,
+        validation_group=VALIDATION_JOB_GROUP,
+        spec=spec,
         parallelism=settings.flink_parallelism,
         jars=[Path(j).resolve().as_uri() for j in jars],
     )
@@ -68,8 +71,13 @@ def cancel(flink_url: str, job_id: str, timeout: float = 60.0) -> None:
     raise RuntimeError(f"Flink job {job_id} did not stop within {timeout:.0f} s")
 
 
-def deploy(settings: Settings, options: JobOptions, *, replace_running: bool = False,
-           which: tuple[str, ...] = (WINDOW_JOB, VALIDATION_JOB)) -> dict[str, str]:
+def deploy(
+    settings: Settings,
+    options: JobOptions,
+    *,
+    replace_running: bool = False,
+    which: tuple[str, ...] = (WINDOW_JOB, VALIDATION_JOB),
+) -> dict[str, str]:
     """Submit the jobs; returns ``{job name: job id}`` (existing ones included)."""
     if settings.flink_rest_url is None:
         raise RuntimeError("FLINK_REST_URL is not set (tda-stack env prints it)")

@@ -85,7 +85,8 @@ def _source(options: JobOptions, topic: str, group: str) -> Any:
         # A new deployment resumes where the group's committed offsets (committed on each
         # completed checkpoint) left off; the first one reads the topic from the start.
         .set_starting_offsets(
-            KafkaOffsetsInitializer.committed_offsets(KafkaOffsetResetStrategy.EARLIEST))
+            KafkaOffsetsInitializer.committed_offsets(KafkaOffsetResetStrategy.EARLIEST)
+        )
         .set_value_only_deserializer(SimpleStringSchema())
         .set_property("partition.discovery.interval.ms", "60000")
         .build()
@@ -104,13 +105,16 @@ def _sink(options: JobOptions, name: str) -> Any:
             KafkaRecordSerializationSchema.builder()
             .set_topic(options.results_topic)
             .set_value_serialization_schema(SimpleStringSchema())
-            .build())
+            .build()
+        )
         .set_property("linger.ms", "5")
     )
     if options.exactly_once:
-        builder = (builder.set_delivery_guarantee(DeliveryGuarantee.EXACTLY_ONCE)
-                   .set_transactional_id_prefix(name)
-                   .set_property("transaction.timeout.ms", "900000"))
+        builder = (
+            builder.set_delivery_guarantee(DeliveryGuarantee.EXACTLY_ONCE)
+            .set_transactional_id_prefix(name)
+            .set_property("transaction.timeout.ms", "900000")
+        )
     else:
         builder = builder.set_delivery_guarantee(DeliveryGuarantee.AT_LEAST_ONCE)
     return builder.build()
@@ -141,9 +145,11 @@ def _window_function(spec: WindowSpec) -> Any:
         def open(self, runtime_context: RuntimeContext) -> None:
             self.seq = runtime_context.get_state(ValueStateDescriptor("seq", Types.LONG()))
             self.points = runtime_context.get_list_state(
-                ListStateDescriptor("points", Types.PICKLED_BYTE_ARRAY()))
+                ListStateDescriptor("points", Types.PICKLED_BYTE_ARRAY())
+            )
             self.previous = runtime_context.get_state(
-                ValueStateDescriptor("previous", Types.PICKLED_BYTE_ARRAY()))
+                ValueStateDescriptor("previous", Types.PICKLED_BYTE_ARRAY())
+            )
 
         def process_element(self, event: Any, ctx: Any) -> Any:
             stream_id, point, ingested_ms = event[0], event[1], event[2]
@@ -156,8 +162,8 @@ def _window_function(spec: WindowSpec) -> Any:
                 return
             buffered = list(self.points.get())
             message, diagrams = compute_window(
-                spec, stream_id, index, [p for _, p in buffered], ingested_ms,
-                self.previous.value())
+                spec, stream_id, index, [p for _, p in buffered], ingested_ms, self.previous.value()
+            )
             self.previous.update(diagrams)
             keep_from = spec.needed_after(index)
             self.points.update([item for item in buffered if item[0] >= keep_from])
@@ -172,14 +178,19 @@ def build_window_job(options: JobOptions) -> Any:
     env = _environment(options)
     events = env.from_source(
         _source(options, options.raw_topic, options.window_group),
-        WatermarkStrategy.no_watermarks(), "raw events")
+        WatermarkStrategy.no_watermarks(),
+        "raw events",
+    )
     event_type = Types.ROW([Types.STRING(), Types.LIST(Types.DOUBLE()), Types.LONG()])
-    (events
-        .flat_map(_parse, output_type=event_type).name("parse events")
+    (
+        events.flat_map(_parse, output_type=event_type)
+        .name("parse events")
         .key_by(_key_of, key_type=Types.STRING())
         .process(_window_function(options.spec), output_type=Types.STRING())
         .name("sliding windows -> persistence")
-        .sink_to(_sink(options, WINDOW_JOB)).name("feature results"))
+        .sink_to(_sink(options, WINDOW_JOB))
+        .name("feature results")
+    )
     return env
 
 
@@ -210,8 +221,11 @@ def _summary(raw: str) -> Any:
     try:
         body = json.loads(raw)
         kind = str(body.get("kind", "unknown"))
-        ident = (f"job {body.get('job_id')}" if kind == "job"
-                 else f"stream {body.get('stream_id')} window {body.get('window_index')}")
+        ident = (
+            f"job {body.get('job_id')}"
+            if kind == "job"
+            else f"stream {body.get('stream_id')} window {body.get('window_index')}"
+        )
         return Row(kind, f"{ident} betti={body.get('betti')}")
     except (ValueError, AttributeError):
         return Row("invalid", raw[:200])
@@ -223,11 +237,14 @@ def build_validation_job(options: JobOptions) -> Any:
     env = _environment(options)
     results = env.from_source(
         _source(options, options.results_topic, options.validation_group),
-        WatermarkStrategy.no_watermarks(), "feature results")
-    (results
-        .map(_summary, output_type=Types.ROW([Types.STRING(), Types.STRING()]))
+        WatermarkStrategy.no_watermarks(),
+        "feature results",
+    )
+    (
+        results.map(_summary, output_type=Types.ROW([Types.STRING(), Types.STRING()]))
         .key_by(lambda row: row[0], key_type=Types.STRING())
         .process(_count_and_log("features"), output_type=Types.STRING())
         .name("count and log features")
-        .print())
+        .print()
+    )
     return env

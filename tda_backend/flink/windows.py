@@ -43,7 +43,8 @@ class WindowSpec:
         if self.mode == "delay" and self.embedded_points() < 2:
             raise ValueError(
                 f"a delay embedding of dimension {self.embedding_dimension} and lag "
-                f"{self.embedding_lag} leaves fewer than 2 points in a window of {self.size}")
+                f"{self.embedding_lag} leaves fewer than 2 points in a window of {self.size}"
+            )
 
     def embedded_points(self) -> int:
         return self.size - (self.embedding_dimension - 1) * self.embedding_lag
@@ -88,7 +89,7 @@ def parse_event(raw: str) -> Event | None:
 def delay_embedding(samples: FloatArray, dimension: int, lag: int) -> FloatArray:
     """Rows ``(x[i], x[i+lag], ..., x[i+(dimension-1)*lag])`` of a scalar series (Takens)."""
     count = samples.shape[0] - (dimension - 1) * lag
-    return np.stack([samples[j * lag: j * lag + count] for j in range(dimension)], axis=1)
+    return np.stack([samples[j * lag : j * lag + count] for j in range(dimension)], axis=1)
 
 
 def window_points(spec: WindowSpec, points: list[list[float]]) -> FloatArray:
@@ -99,8 +100,12 @@ def window_points(spec: WindowSpec, points: list[list[float]]) -> FloatArray:
 
 
 def compute_window(
-    spec: WindowSpec, stream_id: str, index: int, points: list[list[float]],
-    last_ingested_ms: int | None, previous: list[FloatArray] | None,
+    spec: WindowSpec,
+    stream_id: str,
+    index: int,
+    points: list[list[float]],
+    last_ingested_ms: int | None,
+    previous: list[FloatArray] | None,
 ) -> tuple[dict[str, Any], list[FloatArray]]:
     """The message for window ``index`` and its diagrams (the next window's ``previous``)."""
     started = time.perf_counter()
@@ -146,12 +151,24 @@ class StreamWindows:
         if index is None:
             return None
         message, self.previous = compute_window(
-            self.spec, self.stream_id, index, [p for _, p in self.buffer], ingested_ms,
-            self.previous)
+            self.spec,
+            self.stream_id,
+            index,
+            [p for _, p in self.buffer],
+            ingested_ms,
+            self.previous,
+        )
         keep_from = self.spec.needed_after(index)
         self.buffer = [(s, p) for s, p in self.buffer if s >= keep_from]
         return message
 
 
-__all__ = ["Event", "StreamWindows", "WindowSpec", "compute_window", "diagrams_from_json",
-           "encode", "parse_event"]
+__all__ = [
+    "Event",
+    "StreamWindows",
+    "WindowSpec",
+    "compute_window",
+    "diagrams_from_json",
+    "encode",
+    "parse_event",
+]

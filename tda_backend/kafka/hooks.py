@@ -22,8 +22,9 @@ from tda_backend.services.telemetry import get_logger
 log = get_logger(__name__)
 
 
-def job_features_message(job_id: str, diagrams: Sequence[Any], *,
-                         summary: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def job_features_message(
+    job_id: str, diagrams: Sequence[Any], *, summary: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """The message body: ``kind``, ``job_id``, ``diagrams`` (``null`` deaths), ``betti`` and the
     scalar features the windowed stream job also emits."""
     from tda_backend.flink.features import diagram_features, diagrams_to_json
@@ -39,8 +40,13 @@ def job_features_message(job_id: str, diagrams: Sequence[Any], *,
     }
 
 
-def publish_job_features(settings: Settings, job_id: str, diagrams: Sequence[Any], *,
-                         summary: Mapping[str, Any] | None = None) -> bool:
+def publish_job_features(
+    settings: Settings,
+    job_id: str,
+    diagrams: Sequence[Any],
+    *,
+    summary: Mapping[str, Any] | None = None,
+) -> bool:
     """Blocking; call it from a worker thread. True if the broker acknowledged the message."""
     if settings.kafka_bootstrap_servers is None:
         return False
@@ -48,8 +54,9 @@ def publish_job_features(settings: Settings, job_id: str, diagrams: Sequence[Any
 
     topic = TopicNames.with_prefix(settings.kafka_topic_prefix).feature_results
     body = job_features_message(job_id, diagrams, summary=summary)
-    message = OutgoingMessage(key=job_id.encode(),
-                              value=json.dumps(body, default=_jsonable).encode())
+    message = OutgoingMessage(
+        key=job_id.encode(), value=json.dumps(body, default=_jsonable).encode()
+    )
     try:
         shared_publisher(settings.kafka_bootstrap_servers).publish_blocking(topic, [message])
     except BrokerUnavailableError as exc:

@@ -40,42 +40,50 @@ class OutgoingMessage:
 class KafkaPublisher:
     """One idempotent producer with its own polling thread; safe to share between requests."""
 
-    def __init__(self, bootstrap: str, *, delivery_timeout_ms: int = DEFAULT_DELIVERY_TIMEOUT_MS,
-                 extra: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        bootstrap: str,
+        *,
+        delivery_timeout_ms: int = DEFAULT_DELIVERY_TIMEOUT_MS,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
         from confluent_kafka import Producer
 
         self.bootstrap = bootstrap
         self._timeout_s = delivery_timeout_ms / 1000
-        self._producer = Producer({
-            "bootstrap.servers": bootstrap,
-            "enable.idempotence": True,
-            "acks": "all",
-            "partitioner": "murmur2_random",
-            "linger.ms": 2,
-            "compression.type": "lz4",
-            "message.timeout.ms": delivery_timeout_ms,
-            "queue.buffering.max.messages": 1_000_000,
-            **(extra or {}),
-        })
+        self._producer = Producer(
+            {
+                "bootstrap.servers": bootstrap,
+                "enable.idempotence": True,
+                "acks": "all",
+                "partitioner": "murmur2_random",
+                "linger.ms": 2,
+                "compression.type": "lz4",
+                "message.timeout.ms": delivery_timeout_ms,
+                "queue.buffering.max.messages": 1_000_000,
+                **(extra or {}),
+            }
+        )
         self._closed = threading.Event()
-        self._poller = threading.Thread(target=self._poll_forever, name="kafka-producer-poll",
-                                        daemon=True)
+        self._poller = threading.Thread(
+            target=self._poll_forever, name="kafka-producer-poll", daemon=True
+        )
         self._poller.start()
 
     def _poll_forever(self) -> None:
         while not self._closed.is_set():
             self._producer.poll(0.05)
 
-    def _produce_all(self, topic: str, messages: Sequence[OutgoingMessage],
-                     on_delivery: Any) -> None:
+    def _produce_all(
+        self, topic: str, messages: Sequence[OutgoingMessage], on_delivery: Any
+    ) -> None:
         from confluent_kafka import KafkaException
 
         for index, message in enumerate(messages):
             callback = _indexed(on_delivery, index)
             while True:
                 try:
-                    self._producer.produce(topic, message.value, message.key,
-                                           on_delivery=callback)
+                    self._producer.produce(topic, message.value, message.key, on_delivery=callback)
                     break
                 except BufferError:
                     self._producer.poll(0.05)  # the local queue is full: let deliveries drain
@@ -141,8 +149,10 @@ class KafkaPublisher:
         return [r for r in results if r is not None]
 
     def _unreachable(self, topic: str) -> str:
-        return (f"the Kafka broker at {self.bootstrap} did not acknowledge the messages to "
-                f"{topic} within {self._timeout_s:g} s")
+        return (
+            f"the Kafka broker at {self.bootstrap} did not acknowledge the messages to "
+            f"{topic} within {self._timeout_s:g} s"
+        )
 
     def close(self, timeout: float = 10.0) -> None:
         self._producer.flush(timeout)
@@ -163,10 +173,12 @@ def shared_publisher(bootstrap: str) -> KafkaPublisher:
     with _publishers_lock:
         publisher = _publishers.get(bootstrap)
         if publisher is None:
-            timeout_ms = int(os.environ.get("KAFKA_DELIVERY_TIMEOUT_MS",
-                                            DEFAULT_DELIVERY_TIMEOUT_MS))
+            timeout_ms = int(
+                os.environ.get("KAFKA_DELIVERY_TIMEOUT_MS", DEFAULT_DELIVERY_TIMEOUT_MS)
+            )
             publisher = _publishers[bootstrap] = KafkaPublisher(
-                bootstrap, delivery_timeout_ms=timeout_ms)
+                bootstrap, delivery_timeout_ms=timeout_ms
+            )
         return publisher
 
 

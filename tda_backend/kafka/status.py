@@ -25,8 +25,9 @@ JOB_GROUPS = {
 }
 
 
-def collect_status(bootstrap: str, topics: TopicNames, flink_url: str | None,
-                   timeout: float = 5.0) -> StreamStatus:
+def collect_status(
+    bootstrap: str, topics: TopicNames, flink_url: str | None, timeout: float = 5.0
+) -> StreamStatus:
     status = StreamStatus(broker=bootstrap, broker_reachable=False, flink_url=flink_url)
     try:
         _kafka_status(status, bootstrap, topics, timeout)
@@ -46,8 +47,7 @@ def _message(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def _kafka_status(status: StreamStatus, bootstrap: str, topics: TopicNames,
-                  timeout: float) -> None:
+def _kafka_status(status: StreamStatus, bootstrap: str, topics: TopicNames, timeout: float) -> None:
     from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, TopicPartition
     from confluent_kafka.admin import AdminClient
 
@@ -55,8 +55,9 @@ def _kafka_status(status: StreamStatus, bootstrap: str, topics: TopicNames,
     metadata = admin.list_topics(timeout=timeout)
     status.broker_reachable = True
     # A throwaway consumer (no group membership) reads the end offsets.
-    reader = Consumer({"bootstrap.servers": bootstrap, "group.id": "tda-status",
-                       "enable.auto.commit": False})
+    reader = Consumer(
+        {"bootstrap.servers": bootstrap, "group.id": "tda-status", "enable.auto.commit": False}
+    )
     try:
         ends: dict[str, dict[int, int]] = {}
         for name in topics.all():
@@ -68,16 +69,18 @@ def _kafka_status(status: StreamStatus, bootstrap: str, topics: TopicNames,
                 p: reader.get_watermark_offsets(TopicPartition(name, p), timeout=timeout)[1]
                 for p in sorted(topic.partitions)
             }
-            status.topics.append(TopicStatus(
-                name=name, exists=True, partitions={str(p): o for p, o in ends[name].items()}))
+            status.topics.append(
+                TopicStatus(
+                    name=name, exists=True, partitions={str(p): o for p, o in ends[name].items()}
+                )
+            )
     finally:
         reader.close()
     for group, attribute in JOB_GROUPS.items():
         name = getattr(topics, attribute)
         if name not in ends:
             continue
-        request = ConsumerGroupTopicPartitions(
-            group, [TopicPartition(name, p) for p in ends[name]])
+        request = ConsumerGroupTopicPartitions(group, [TopicPartition(name, p) for p in ends[name]])
         future = admin.list_consumer_group_offsets([request], request_timeout=timeout)[group]
         committed: dict[str, int | None] = {}
         lag: int | None = 0
@@ -90,12 +93,17 @@ def _kafka_status(status: StreamStatus, bootstrap: str, topics: TopicNames,
             elif lag is not None:
                 lag += max(0, end - offset)
         status.consumer_groups.append(
-            ConsumerGroupStatus(group=group, topic=name, committed=committed, lag=lag))
+            ConsumerGroupStatus(group=group, topic=name, committed=committed, lag=lag)
+        )
 
 
 def flink_jobs(flink_url: str, timeout: float = 5.0) -> list[FlinkJobStatus]:
     response = httpx.get(flink_url.rstrip("/") + "/jobs/overview", timeout=timeout)
     response.raise_for_status()
     jobs: list[dict[str, Any]] = response.json().get("jobs", [])
-    return [FlinkJobStatus(id=j["jid"], name=j["name"], state=j["state"],
-                           start_time=j.get("start-time")) for j in jobs]
+    return [
+        FlinkJobStatus(
+            id=j["jid"], name=j["name"], state=j["state"], start_time=j.get("start-time")
+        )
+        for j in jobs
+    ]

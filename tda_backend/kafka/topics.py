@@ -45,7 +45,10 @@ class TopicNames:
 
 
 def ensure_topics(
-    bootstrap: str, *, prefix: str | None = None, settings: TopicSettings | None = None,
+    bootstrap: str,
+    *,
+    prefix: str | None = None,
+    settings: TopicSettings | None = None,
     timeout: float = 30.0,
 ) -> dict[str, str]:
     """Create the missing topics; returns ``{topic: "created" | "exists"}``."""
@@ -61,9 +64,15 @@ def ensure_topics(
     if missing:
         config = {"retention.ms": str(settings.retention_ms)}
         futures = admin.create_topics(
-            [NewTopic(name, num_partitions=settings.partitions,
-                      replication_factor=settings.replication, config=config)
-             for name in missing],
+            [
+                NewTopic(
+                    name,
+                    num_partitions=settings.partitions,
+                    replication_factor=settings.replication,
+                    config=config,
+                )
+                for name in missing
+            ],
             request_timeout=timeout,
         )
         for name, future in futures.items():

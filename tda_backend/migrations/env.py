@@ -20,7 +20,9 @@ url: str = _configured_url
 
 def run_offline() -> None:
     context.configure(
-        url=url, target_metadata=target_metadata, literal_binds=True,
+        url=url,
+        target_metadata=target_metadata,
+        literal_binds=True,
         render_as_batch=is_sqlite(url),
     )
     with context.begin_transaction():
@@ -30,7 +32,8 @@ def run_offline() -> None:
 def _run(connection: Connection) -> None:
     # SQLite cannot ALTER most things in place: batch mode rebuilds tables when a revision needs it.
     context.configure(
-        connection=connection, target_metadata=target_metadata,
+        connection=connection,
+        target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
     )
     with context.begin_transaction():

@@ -41,7 +41,8 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 class Base(DeclarativeBase):
     type_annotation_map: ClassVar[dict[Any, Any]] = {
-        datetime: UTCDateTime(), dict[str, Any]: JSON(),
+        datetime: UTCDateTime(),
+        dict[str, Any]: JSON(),
     }
 
 

@@ -43,10 +43,14 @@ class Computation:
         if self.algorithm == "alpha-complex" and self.kind != "point_cloud":
             raise InvalidInputError(
                 "data_id: the alpha complex needs a point cloud; this data is a distance matrix"
-                " (use vietoris-rips)", field="data_id",
+                " (use vietoris-rips)",
+                field="data_id",
             )
-        if (self.algorithm == "vietoris-rips" and self.kind == "distance_matrix"
-                and self.params.get("metric", "euclidean") != "euclidean"):
+        if (
+            self.algorithm == "vietoris-rips"
+            and self.kind == "distance_matrix"
+            and self.params.get("metric", "euclidean") != "euclidean"
+        ):
             raise InvalidInputError(
                 "metric: a distance matrix already holds the distances; leave metric unset",
                 field="metric",
@@ -56,8 +60,11 @@ class Computation:
 def result_key(data_sha256: str, computation: Computation) -> str:
     """The identity of a result: same data bytes and same parameters give the same key."""
     identity = {
-        "data": data_sha256, "kind": computation.kind, "algorithm": computation.algorithm,
-        "params": computation.params, "engine": core.ENGINE_VERSION,
+        "data": data_sha256,
+        "kind": computation.kind,
+        "algorithm": computation.algorithm,
+        "params": computation.params,
+        "engine": core.ENGINE_VERSION,
     }
     canonical = json.dumps(identity, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
@@ -69,8 +76,11 @@ def estimate_mb(computation: Computation, data: FloatArray) -> float:
     params = computation.params
     if computation.algorithm == "vietoris-rips":
         estimate = core.estimate_rips(
-            data, maxdim=params["maxdim"], threshold=params["threshold"],
-            metric=params["metric"], distance_matrix=computation.kind == "distance_matrix",
+            data,
+            maxdim=params["maxdim"],
+            threshold=params["threshold"],
+            metric=params["metric"],
+            distance_matrix=computation.kind == "distance_matrix",
         )
     else:
         estimate = core.estimate_alpha(data, maxdim=params["maxdim"])
@@ -83,11 +93,13 @@ def check_memory(computation: Computation, data: FloatArray, budget_mb: float) -
     if needed > budget_mb:
         advice = (
             "lower maxdim, set a smaller threshold, or use fewer points"
-            if computation.algorithm == "vietoris-rips" else "lower maxdim or use fewer points"
+            if computation.algorithm == "vietoris-rips"
+            else "lower maxdim or use fewer points"
         )
         raise InvalidInputError(
             f"maxdim: this computation would need about {needed:,.0f} MB, more than the"
-            f" {budget_mb:,.0f} MB allowed (MAX_JOB_MEMORY_MB); {advice}", field="maxdim",
+            f" {budget_mb:,.0f} MB allowed (MAX_JOB_MEMORY_MB); {advice}",
+            field="maxdim",
         )
 
 
@@ -102,16 +114,28 @@ def run(
     params = computation.params
     if computation.algorithm == "vietoris-rips":
         result: core.PersistenceResult = core.vietoris_rips(
-            data, maxdim=params["maxdim"], threshold=params["threshold"], coeff=params["coeff"],
-            metric=params["metric"], distance_matrix=computation.kind == "distance_matrix",
-            n_threads=computation.n_threads, representatives=params["representatives"],
-            memory_budget_mb=memory_budget_mb, progress=progress, cancel=cancel,
+            data,
+            maxdim=params["maxdim"],
+            threshold=params["threshold"],
+            coeff=params["coeff"],
+            metric=params["metric"],
+            distance_matrix=computation.kind == "distance_matrix",
+            n_threads=computation.n_threads,
+            representatives=params["representatives"],
+            memory_budget_mb=memory_budget_mb,
+            progress=progress,
+            cancel=cancel,
         )
         return result
     alpha: core.PersistenceResult = core.alpha_complex(
-        data, maxdim=params["maxdim"], values=params["values"], coeff=params["coeff"],
-        representatives=params["representatives"], memory_budget_mb=memory_budget_mb,
-        progress=progress, cancel=cancel,
+        data,
+        maxdim=params["maxdim"],
+        values=params["values"],
+        coeff=params["coeff"],
+        representatives=params["representatives"],
+        memory_budget_mb=memory_budget_mb,
+        progress=progress,
+        cancel=cancel,
     )
     return alpha
 
@@ -128,7 +152,10 @@ def _bar_length(pair: list[float | None]) -> float:
 
 def summarize(diagrams: dict[str, list[list[float | None]]]) -> dict[str, Any]:
     summary: dict[str, dict[str, Any]] = {
-        "pairs": {}, "essential": {}, "total_persistence": {}, "longest_bars": {},
+        "pairs": {},
+        "essential": {},
+        "total_persistence": {},
+        "longest_bars": {},
     }
     for dim, pairs in diagrams.items():
         finite = [_bar_length(p) for p in pairs if p[1] is not None]
@@ -170,8 +197,9 @@ def result_document(
                 {"birth_simplex": np.asarray(b).tolist(), "death_simplex": np.asarray(d).tolist()}
                 for b, d in zip(births, dim_deaths, strict=True)
             ]
-            for dim, (births, dim_deaths) in enumerate(zip(result.birth_simplices, deaths,
-                                                           strict=True))
+            for dim, (births, dim_deaths) in enumerate(
+                zip(result.birth_simplices, deaths, strict=True)
+            )
         }
     convention_key = computation.algorithm
     if computation.algorithm == "alpha-complex":

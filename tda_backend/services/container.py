@@ -8,7 +8,6 @@ production ones.
 from __future__ import annotations
 
 import asyncio
-
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -53,16 +52,26 @@ class Services:
         cache = MemoryCache(settings.cache_max_items)
         runner = EmbeddedRunner(settings, repo, blobs, cache)
         services = cls(
-            settings=settings, engine=engine, sessions=sessions, repo=repo, blobs=blobs,
-            cache=cache, runner=runner, datasets=DatasetService(settings, repo, blobs),
+            settings=settings,
+            engine=engine,
+            sessions=sessions,
+            repo=repo,
+            blobs=blobs,
+            cache=cache,
+            runner=runner,
+            datasets=DatasetService(settings, repo, blobs),
             submitter=Submitter(settings, repo, blobs, runner),
             results=ResultService(repo, blobs, cache),
         )
         if run_workers:
             await runner.start()
-        log.info("services started", database=engine.url.render_as_string(hide_password=True),
-                 data_dir=str(settings.data_dir.resolve()), runner=runner.name,
-                 cache=cache.name)
+        log.info(
+            "services started",
+            database=engine.url.render_as_string(hide_password=True),
+            data_dir=str(settings.data_dir.resolve()),
+            runner=runner.name,
+            cache=cache.name,
+        )
         return services
 
     async def stop(self) -> None:

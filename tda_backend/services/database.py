@@ -114,8 +114,9 @@ def current_revision(url: str) -> str | None:
                 )
                 if not exists:
                     return None
-                row = (await connection.execute(text("SELECT version_num FROM alembic_version"))
-                       ).first()
+                row = (
+                    await connection.execute(text("SELECT version_num FROM alembic_version"))
+                ).first()
                 return None if row is None else str(row[0])
         finally:
             await engine.dispose()

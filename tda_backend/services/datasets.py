@@ -51,13 +51,24 @@ class DatasetService:
     async def ingest(self, upload: Upload, owner: str | None) -> Dataset:
         stored = await asyncio.to_thread(self._parse_and_store, upload)
         dataset = Dataset(
-            id=new_id("data"), owner=owner, sha256=stored.sha256, kind=stored.kind,
-            n_rows=stored.shape[0], n_cols=stored.shape[1], size_bytes=len(upload.content),
-            source_format=stored.fmt, filename=stored.name,
+            id=new_id("data"),
+            owner=owner,
+            sha256=stored.sha256,
+            kind=stored.kind,
+            n_rows=stored.shape[0],
+            n_cols=stored.shape[1],
+            size_bytes=len(upload.content),
+            source_format=stored.fmt,
+            filename=stored.name,
         )
         await self.repo.add_dataset(dataset)
-        log.info("data stored", data_id=dataset.id, sha256=dataset.sha256, kind=dataset.kind,
-                 shape=list(stored.shape))
+        log.info(
+            "data stored",
+            data_id=dataset.id,
+            sha256=dataset.sha256,
+            kind=dataset.kind,
+            shape=list(stored.shape),
+        )
         return dataset
 
     def _parse_and_store(self, upload: Upload) -> _Stored:

@@ -48,8 +48,9 @@ def request_model(algorithm: str) -> type[ComputeRequest]:
     return VietorisRipsRequest if algorithm == "vietoris-rips" else AlphaComplexRequest
 
 
-def computation_for(job_algorithm: str, params: dict[str, Any], kind: str, data_id: str
-                    ) -> compute.Computation:
+def computation_for(
+    job_algorithm: str, params: dict[str, Any], kind: str, data_id: str
+) -> compute.Computation:
     request = request_model(job_algorithm)(data_id=data_id, **params)
     n_threads = request.n_threads if isinstance(request, VietorisRipsRequest) else 1
     return compute.Computation(
@@ -61,6 +62,7 @@ def computation_for(job_algorithm: str, params: dict[str, Any], kind: str, data_
 
 
 # -- worker identity ----------------------------------------------------------------------------
+
 
 def make_worker_id() -> str:
     """``host:pid:nonce``; the nonce tells a restarted process from its predecessor with the
@@ -93,6 +95,7 @@ def worker_is_dead(worker: str | None, me: str) -> bool:
 
 # -- the scheduling interface ---------------------------------------------------------------------
 
+
 class JobRunner(Protocol):
     name: str
 
@@ -112,6 +115,7 @@ class JobRunner(Protocol):
 
 # -- submission ---------------------------------------------------------------------------------
 
+
 @dataclass
 class Submitter:
     settings: Settings
@@ -120,7 +124,11 @@ class Submitter:
     runner: JobRunner
 
     async def submit(
-        self, algorithm: str, request: ComputeRequest, *, owner: str | None,
+        self,
+        algorithm: str,
+        request: ComputeRequest,
+        *,
+        owner: str | None,
         request_id: str | None,
     ) -> Job:
         dataset = await self.repo.get_dataset(request.data_id, owner)
@@ -136,18 +144,32 @@ class Submitter:
             )
         now = utcnow()
         job = Job(
-            id=new_id("job"), owner=owner, data_id=dataset.id, data_sha256=dataset.sha256,
-            algorithm=algorithm, params=params, result_key=key, request_id=request_id,
+            id=new_id("job"),
+            owner=owner,
+            data_id=dataset.id,
+            data_sha256=dataset.sha256,
+            algorithm=algorithm,
+            params=params,
+            result_key=key,
+            request_id=request_id,
             status="queued" if reusable is None else "succeeded",
-            progress=0.0 if reusable is None else 1.0, reused=reusable is not None,
-            attempts=0, cancel_requested=False, created_at=now,
+            progress=0.0 if reusable is None else 1.0,
+            reused=reusable is not None,
+            attempts=0,
+            cancel_requested=False,
+            created_at=now,
             started_at=None if reusable is None else now,
             finished_at=None if reusable is None else now,
         )
         await self.repo.add_job(job)
         JOBS_SUBMITTED.labels(algorithm, str(job.reused).lower()).inc()
-        log.info("job accepted", job_id=job.id, algorithm=algorithm, reused=job.reused,
-                 data_id=dataset.id)
+        log.info(
+            "job accepted",
+            job_id=job.id,
+            algorithm=algorithm,
+            reused=job.reused,
+            data_id=dataset.id,
+        )
         if reusable is None:
             self.runner.notify()
         elif self.settings.kafka_bootstrap_servers is not None:
@@ -160,6 +182,7 @@ class Submitter:
 
 
 # -- execution ----------------------------------------------------------------------------------
+
 
 @dataclass
 class _Active:
@@ -188,8 +211,9 @@ class Executor:
     async def run(self, job: Job) -> None:
         with structlog.contextvars.bound_contextvars(job_id=job.id, request_id=job.request_id):
             started = time.monotonic()
-            log.info("job started", algorithm=job.algorithm, attempt=job.attempts,
-                     worker=self.worker_id)
+            log.info(
+                "job started", algorithm=job.algorithm, attempt=job.attempts, worker=self.worker_id
+            )
             try:
                 status = await self._run(job)
             except Exception as exc:  # the worker must survive anything a job does
@@ -231,12 +255,16 @@ class Executor:
 
         started = time.monotonic()
         result = compute.run(
-            computation, data, memory_budget_mb=self.settings.max_job_memory_mb,
-            progress=on_progress, cancel=active.token,
+            computation,
+            data,
+            memory_budget_mb=self.settings.max_job_memory_mb,
+            progress=on_progress,
+            cancel=active.token,
         )
         duration = time.monotonic() - started
-        document = compute.encode_document(compute.result_document(result, computation,
-                                                                    data_sha256))
+        document = compute.encode_document(
+            compute.result_document(result, computation, data_sha256)
+        )
         return self.blobs.put(document), duration, document
 
     async def _supervise(self, job: Job, future: asyncio.Future[Any], active: _Active) -> None:
@@ -247,8 +275,9 @@ class Executor:
             if done:
                 return
             try:
-                cancel_requested = await self.repo.heartbeat(job.id, self.worker_id,
-                                                             active.progress)
+                cancel_requested = await self.repo.heartbeat(
+                    job.id, self.worker_id, active.progress
+                )
             except Exception:
                 log.warning("heartbeat failed", exc_info=True)
                 cancel_requested = False
@@ -265,7 +294,10 @@ class Executor:
                     return
 
     async def _record(
-        self, job: Job, future: asyncio.Future[Any], active: _Active,
+        self,
+        job: Job,
+        future: asyncio.Future[Any],
+        active: _Active,
         computation: compute.Computation,
     ) -> str:
         error: BaseException | None = None
@@ -273,10 +305,15 @@ class Executor:
             error = future.exception()
             if error is None:
                 blob_sha, duration, document = future.result()
-                await self.repo.add_result(Result(
-                    key=job.result_key, blob_sha256=blob_sha, algorithm=job.algorithm,
-                    data_sha256=job.data_sha256, duration_s=duration,
-                ))
+                await self.repo.add_result(
+                    Result(
+                        key=job.result_key,
+                        blob_sha256=blob_sha,
+                        algorithm=job.algorithm,
+                        data_sha256=job.data_sha256,
+                        duration_s=duration,
+                    )
+                )
                 self.cache.set(job.result_key, document)
         reason = active.reason
         if reason == "lost":
@@ -289,10 +326,14 @@ class Executor:
             return "cancelled"
         if reason == "timeout":
             limit = self.settings.job_time_limit_s
-            await self._finish(job, "failed", (
-                f"time limit exceeded: the job ran longer than {limit:g} s (JOB_TIME_LIMIT_S);"
-                " lower maxdim, set a threshold, use fewer points, or raise the limit"
-            ))
+            await self._finish(
+                job,
+                "failed",
+                (
+                    f"time limit exceeded: the job ran longer than {limit:g} s (JOB_TIME_LIMIT_S);"
+                    " lower maxdim, set a threshold, use fewer points, or raise the limit"
+                ),
+            )
             return "failed"
         if error is None:
             await self._finish(job, "succeeded")
@@ -326,8 +367,10 @@ def _publish_features(settings: Settings, job_id: str, document: bytes) -> bool:
 
     stored = json.loads(document)
     diagrams = [
-        np.array([[b, math.inf if d is None else d] for b, d in stored["diagrams"][str(dim)]],
-                 dtype=np.float64).reshape(-1, 2)
+        np.array(
+            [[b, math.inf if d is None else d] for b, d in stored["diagrams"][str(dim)]],
+            dtype=np.float64,
+        ).reshape(-1, 2)
         for dim in range(len(stored["diagrams"]))
     ]
     try:
@@ -350,6 +393,7 @@ def describe_failure(error: BaseException, computation: compute.Computation) -> 
 
 # -- the embedded runner ------------------------------------------------------------------------
 
+
 class EmbeddedRunner:
     """Worker tasks in the server's event loop, computing on a pool of ``JOB_WORKERS`` threads.
 
@@ -359,8 +403,9 @@ class EmbeddedRunner:
 
     name = "embedded"
 
-    def __init__(self, settings: Settings, repo: Repository, blobs: BlobStore, cache: Cache
-                 ) -> None:
+    def __init__(
+        self, settings: Settings, repo: Repository, blobs: BlobStore, cache: Cache
+    ) -> None:
         self.settings = settings
         self.repo = repo
         self.worker_id = make_worker_id()
@@ -378,8 +423,12 @@ class EmbeddedRunner:
             for n in range(self.settings.job_workers)
         ]
         self._reaper = asyncio.create_task(self._reap(), name="tda-reaper")
-        log.info("job runner started", runner=self.name, workers=self.settings.job_workers,
-                 worker=self.worker_id)
+        log.info(
+            "job runner started",
+            runner=self.name,
+            workers=self.settings.job_workers,
+            worker=self.worker_id,
+        )
 
     async def stop(self) -> None:
         """Give running jobs back to the queue (without counting the attempt) and stop."""
@@ -395,8 +444,7 @@ class EmbeddedRunner:
             _, pending = await asyncio.wait(self._workers, timeout=CANCEL_GRACE_S)
             for task in pending:
                 task.cancel()
-        await asyncio.gather(*self._workers, *filter(None, [self._reaper]),
-                             return_exceptions=True)
+        await asyncio.gather(*self._workers, *filter(None, [self._reaper]), return_exceptions=True)
         self._workers, self._reaper = [], None
         self._pool.shutdown(wait=False, cancel_futures=True)
 
@@ -410,18 +458,25 @@ class EmbeddedRunner:
 
     def describe(self) -> dict[str, Any]:
         return {
-            "runner": self.name, "threads": self.settings.job_workers,
-            "busy": len(self.executor.active), "worker": self.worker_id,
+            "runner": self.name,
+            "threads": self.settings.job_workers,
+            "busy": len(self.executor.active),
+            "worker": self.worker_id,
         }
 
     async def recover(self) -> None:
         recovered = await self.repo.recover(
             is_dead=lambda w: worker_is_dead(w, self.worker_id),
-            lease_s=self.settings.job_lease_s, max_attempts=self.settings.job_max_attempts,
+            lease_s=self.settings.job_lease_s,
+            max_attempts=self.settings.job_max_attempts,
         )
         for item in recovered:
-            log.warning("recovered a job whose worker stopped", job_id=item.job_id,
-                        status=item.status, reason=item.reason)
+            log.warning(
+                "recovered a job whose worker stopped",
+                job_id=item.job_id,
+                status=item.status,
+                reason=item.reason,
+            )
             if item.status == "queued":
                 self.notify()
 

@@ -28,12 +28,21 @@ FloatArray = npt.NDArray[np.float64]
 
 NPY_MAGIC = b"\x93NUMPY"
 _EXTENSIONS: dict[str, SourceFormat] = {
-    ".csv": "csv", ".txt": "csv", ".tsv": "tsv", ".tab": "tsv", ".npy": "npy", ".json": "json",
+    ".csv": "csv",
+    ".txt": "csv",
+    ".tsv": "tsv",
+    ".tab": "tsv",
+    ".npy": "npy",
+    ".json": "json",
 }
 _CONTENT_TYPES: dict[str, SourceFormat] = {
-    "text/csv": "csv", "application/csv": "csv", "text/plain": "csv",
-    "text/tab-separated-values": "tsv", "application/json": "json",
-    "application/x-npy": "npy", "application/npy": "npy",
+    "text/csv": "csv",
+    "application/csv": "csv",
+    "text/plain": "csv",
+    "text/tab-separated-values": "tsv",
+    "application/json": "json",
+    "application/x-npy": "npy",
+    "application/npy": "npy",
 }
 # How far from exact a distance matrix may be and still count as symmetric (text round-trips).
 _SYMMETRY_RTOL = 1e-9
@@ -139,7 +148,8 @@ def _parse_npy(content: bytes) -> FloatArray:
     if dtype.hasobject:
         raise InvalidInputError(
             "file: the .npy holds Python objects (it would need unpickling, which is never done);"
-            " save a numeric array", field="file",
+            " save a numeric array",
+            field="file",
         )
     if dtype.fields is not None or dtype.kind not in "iuf":
         raise InvalidInputError(
@@ -151,7 +161,8 @@ def _parse_npy(content: bytes) -> FloatArray:
     if expected != present:
         raise InvalidInputError(
             f"file: the .npy header declares shape {shape} ({expected} bytes) but"
-            f" {present} bytes follow it", field="file",
+            f" {present} bytes follow it",
+            field="file",
         )
     array = np.frombuffer(content, dtype=dtype, offset=stream.tell())
     array = array.reshape(shape, order="F" if fortran_order else "C")
@@ -162,8 +173,9 @@ def _parse_delimited(content: bytes, *, tab_only: bool) -> FloatArray:
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise InvalidInputError(f"file: not UTF-8 text ({exc.reason} at byte {exc.start})",
-                                field="file") from None
+        raise InvalidInputError(
+            f"file: not UTF-8 text ({exc.reason} at byte {exc.start})", field="file"
+        ) from None
     numbered = [
         (n, line.strip())
         for n, line in enumerate(text.splitlines(), start=1)
@@ -222,8 +234,9 @@ def validate_array(array: FloatArray, kind: DataKind, limits: Limits) -> FloatAr
     if array.ndim == 1:
         array = array.reshape(-1, 1)
     if array.ndim != 2:
-        raise InvalidInputError(f"data: expected a 2-D table, got {array.ndim} dimensions",
-                                field="data")
+        raise InvalidInputError(
+            f"data: expected a 2-D table, got {array.ndim} dimensions", field="data"
+        )
     n, d = array.shape
     if n == 0 or d == 0:
         raise InvalidInputError(f"data: empty table (shape {n}x{d})", field="data")
@@ -250,8 +263,9 @@ def validate_array(array: FloatArray, kind: DataKind, limits: Limits) -> FloatAr
 def _check_distance_matrix(matrix: FloatArray) -> None:
     n, m = matrix.shape
     if n != m:
-        raise InvalidInputError(f"data: a distance matrix must be square, got {n}x{m}",
-                                field="data")
+        raise InvalidInputError(
+            f"data: a distance matrix must be square, got {n}x{m}", field="data"
+        )
     if (matrix < 0).any():
         i, j = (int(k) for k in np.argwhere(matrix < 0)[0])
         raise InvalidInputError(
@@ -262,14 +276,16 @@ def _check_distance_matrix(matrix: FloatArray) -> None:
         i = int(np.flatnonzero(diagonal)[0])
         raise InvalidInputError(
             f"data: the diagonal of a distance matrix must be zero; ({i + 1}, {i + 1}) is"
-            f" {diagonal[i]}", field="data",
+            f" {diagonal[i]}",
+            field="data",
         )
     asymmetric = ~np.isclose(matrix, matrix.T, rtol=_SYMMETRY_RTOL, atol=_SYMMETRY_ATOL)
     if asymmetric.any():
         i, j = (int(k) for k in np.argwhere(asymmetric)[0])
         raise InvalidInputError(
             f"data: a distance matrix must be symmetric; ({i + 1}, {j + 1}) is {matrix[i, j]}"
-            f" but ({j + 1}, {i + 1}) is {matrix[j, i]}", field="data",
+            f" but ({j + 1}, {i + 1}) is {matrix[j, i]}",
+            field="data",
         )
 
 

@@ -47,8 +47,9 @@ class Repository:
         async with self._sessions.begin() as session:
             session.add(dataset)
 
-    async def get_dataset(self, data_id: str, owner: str | None, *, field: str = "data_id"
-                          ) -> Dataset:
+    async def get_dataset(
+        self, data_id: str, owner: str | None, *, field: str = "data_id"
+    ) -> Dataset:
         async with self._sessions() as session:
             dataset = await session.get(Dataset, data_id)
         if dataset is None or (owner is not None and dataset.owner != owner):
@@ -79,8 +80,11 @@ class Repository:
         async with self._sessions() as session:
             total = await session.scalar(select(func.count()).select_from(Job).where(*conditions))
             jobs = await session.scalars(
-                select(Job).where(*conditions)
-                .order_by(Job.created_at.desc(), Job.id.desc()).limit(limit).offset(offset)
+                select(Job)
+                .where(*conditions)
+                .order_by(Job.created_at.desc(), Job.id.desc())
+                .limit(limit)
+                .offset(offset)
             )
             return list(jobs), int(total or 0)
 
@@ -106,14 +110,24 @@ class Repository:
         now = utcnow()
         async with self._sessions.begin() as session:
             candidates = await session.scalars(
-                select(Job.id).where(Job.status == "queued")
-                .order_by(Job.created_at, Job.id).limit(8).with_for_update(skip_locked=True)
+                select(Job.id)
+                .where(Job.status == "queued")
+                .order_by(Job.created_at, Job.id)
+                .limit(8)
+                .with_for_update(skip_locked=True)
             )
             for job_id in candidates:
                 claimed = await session.execute(
-                    update(Job).where(Job.id == job_id, Job.status == "queued").values(
-                        status="running", worker=worker, attempts=Job.attempts + 1,
-                        started_at=now, heartbeat_at=now, progress=0.0, error=None,
+                    update(Job)
+                    .where(Job.id == job_id, Job.status == "queued")
+                    .values(
+                        status="running",
+                        worker=worker,
+                        attempts=Job.attempts + 1,
+                        started_at=now,
+                        heartbeat_at=now,
+                        progress=0.0,
+                        error=None,
                     )
                 )
                 if _rowcount(claimed) == 1:
@@ -125,22 +139,22 @@ class Repository:
         is no longer this worker's."""
         async with self._sessions.begin() as session:
             touched = await session.execute(
-                update(Job).where(Job.id == job_id, Job.worker == worker, Job.status == "running")
+                update(Job)
+                .where(Job.id == job_id, Job.worker == worker, Job.status == "running")
                 .values(heartbeat_at=utcnow(), progress=progress)
             )
             if _rowcount(touched) != 1:
                 return None
             return bool(await session.scalar(select(Job.cancel_requested).where(Job.id == job_id)))
 
-    async def finish(
-        self, job_id: str, worker: str, status: str, error: str | None = None
-    ) -> bool:
+    async def finish(self, job_id: str, worker: str, status: str, error: str | None = None) -> bool:
         values: dict[str, Any] = {"status": status, "error": error, "finished_at": utcnow()}
         if status == "succeeded":
             values["progress"] = 1.0
         async with self._sessions.begin() as session:
             done = await session.execute(
-                update(Job).where(Job.id == job_id, Job.worker == worker, Job.status == "running")
+                update(Job)
+                .where(Job.id == job_id, Job.worker == worker, Job.status == "running")
                 .values(**values)
             )
             return _rowcount(done) == 1
@@ -148,14 +162,18 @@ class Repository:
     async def requeue(self, job_id: str, worker: str, *, count_attempt: bool) -> bool:
         """Give a job back to the queue (its worker is shutting down)."""
         values: dict[str, Any] = {
-            "status": "queued", "worker": None, "progress": 0.0, "started_at": None,
+            "status": "queued",
+            "worker": None,
+            "progress": 0.0,
+            "started_at": None,
             "heartbeat_at": None,
         }
         if not count_attempt:
             values["attempts"] = Job.attempts - 1
         async with self._sessions.begin() as session:
             done = await session.execute(
-                update(Job).where(Job.id == job_id, Job.worker == worker, Job.status == "running")
+                update(Job)
+                .where(Job.id == job_id, Job.worker == worker, Job.status == "running")
                 .values(**values)
             )
             return _rowcount(done) == 1
@@ -181,9 +199,7 @@ class Repository:
                     job.status, job.finished_at = "cancelled", now
                 elif job.attempts >= max_attempts:
                     job.status, job.finished_at = "failed", now
-                    job.error = (
-                        f"{reason} of {max_attempts}; not retried again (JOB_MAX_ATTEMPTS)"
-                    )
+                    job.error = f"{reason} of {max_attempts}; not retried again (JOB_MAX_ATTEMPTS)"
                 else:
                     job.status, job.progress = "queued", 0.0
                     job.started_at = job.heartbeat_at = None

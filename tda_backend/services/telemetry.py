@@ -87,21 +87,25 @@ HTTP_REQUESTS = Counter(
     "tda_http_requests_total", "HTTP requests answered", ["method", "route", "status"]
 )
 HTTP_LATENCY = Histogram(
-    "tda_http_request_duration_seconds", "Time to answer an HTTP request", ["method", "route"],
+    "tda_http_request_duration_seconds",
+    "Time to answer an HTTP request",
+    ["method", "route"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
-JOBS_SUBMITTED = Counter(
-    "tda_jobs_submitted_total", "Jobs accepted", ["algorithm", "reused"]
-)
+JOBS_SUBMITTED = Counter("tda_jobs_submitted_total", "Jobs accepted", ["algorithm", "reused"])
 JOBS_FINISHED = Counter(
     "tda_jobs_finished_total", "Jobs that reached a final status", ["algorithm", "status"]
 )
 JOB_DURATION = Histogram(
-    "tda_job_duration_seconds", "Time from a job's start to its end", ["algorithm", "status"],
+    "tda_job_duration_seconds",
+    "Time from a job's start to its end",
+    ["algorithm", "status"],
     buckets=(0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600, 14400),
 )
 JOBS = Gauge(
-    "tda_jobs", "Jobs in the database by status and algorithm", ["algorithm", "status"],
+    "tda_jobs",
+    "Jobs in the database by status and algorithm",
+    ["algorithm", "status"],
     multiprocess_mode="mostrecent",
 )
 QUEUE_DEPTH = Gauge(

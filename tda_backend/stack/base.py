@@ -129,15 +129,24 @@ def _is_zombie(pid: int) -> bool:
 
 
 def spawn(
-    argv: Sequence[str], *, pid_file: Path, log_file: Path, cwd: Path,
+    argv: Sequence[str],
+    *,
+    pid_file: Path,
+    log_file: Path,
+    cwd: Path,
     env: Mapping[str, str] | None = None,
 ) -> int:
     """Start ``argv`` detached from this process (own session, output to ``log_file``)."""
     log_file.parent.mkdir(parents=True, exist_ok=True)
     with open(log_file, "ab") as log, open(os.devnull, "rb") as devnull:
         process = subprocess.Popen(
-            list(argv), cwd=cwd, stdin=devnull, stdout=log, stderr=subprocess.STDOUT,
-            env=dict(env) if env is not None else None, start_new_session=True,
+            list(argv),
+            cwd=cwd,
+            stdin=devnull,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=dict(env) if env is not None else None,
+            start_new_session=True,
         )
     pid_file.write_text(f"{process.pid}\n")
     return process.pid
@@ -161,13 +170,24 @@ def stop_pid(pid_file: Path, *, timeout: float = 30.0) -> bool:
     return True
 
 
-def run(argv: Sequence[str], *, what: str, env: Mapping[str, str] | None = None,
-        cwd: Path | None = None, timeout: float = 900.0) -> str:
+def run(
+    argv: Sequence[str],
+    *,
+    what: str,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    timeout: float = 900.0,
+) -> str:
     """Run a short command to completion, returning its output; StackError on failure."""
     try:
         done = subprocess.run(
-            list(argv), capture_output=True, text=True, timeout=timeout, cwd=cwd,
-            env=dict(env) if env is not None else None, check=False,
+            list(argv),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=cwd,
+            env=dict(env) if env is not None else None,
+            check=False,
         )
     except FileNotFoundError as exc:
         raise StackError(f"{what}: {argv[0]} is not installed") from exc
@@ -199,8 +219,18 @@ def maven_classpath(pom: Path, output: Path) -> list[str]:
             raise StackError("mvn (Maven) is not installed; it resolves the Kafka and Flink jars")
         output.parent.mkdir(parents=True, exist_ok=True)
         partial = output.with_suffix(".partial")
-        run([mvn, "-q", "-B", "-f", str(pom), "dependency:build-classpath",
-             f"-Dmdep.outputFile={partial}"], what=f"resolving {pom} with Maven")
+        run(
+            [
+                mvn,
+                "-q",
+                "-B",
+                "-f",
+                str(pom),
+                "dependency:build-classpath",
+                f"-Dmdep.outputFile={partial}",
+            ],
+            what=f"resolving {pom} with Maven",
+        )
         partial.replace(output)
     entries = [p for p in output.read_text().strip().split(os.pathsep) if p]
     missing = [p for p in entries if not Path(p).exists()]

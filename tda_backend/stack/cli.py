@@ -33,8 +33,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="Start, stop and inspect the servers of the production mode on this machine.",
     )
     parser.add_argument("command", choices=["up", "down", "status", "env"])
-    parser.add_argument("services", nargs="*", metavar="service",
-                        help=f"any of {', '.join(SERVICES)} (default: all)")
+    parser.add_argument(
+        "services",
+        nargs="*",
+        metavar="service",
+        help=f"any of {', '.join(SERVICES)} (default: all)",
+    )
     return parser
 
 

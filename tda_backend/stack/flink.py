@@ -41,8 +41,9 @@ def flink_home() -> Path:
 
 def connector_jars(ctx: StackContext) -> list[str]:
     """Absolute paths of the Kafka connector jar(s) matching the installed Flink."""
-    return maven_classpath(ctx.infra / "flink" / "pom.xml",
-                           ctx.service_dir("flink") / "connector-classpath.txt")
+    return maven_classpath(
+        ctx.infra / "flink" / "pom.xml", ctx.service_dir("flink") / "connector-classpath.txt"
+    )
 
 
 class Flink:
@@ -62,8 +63,13 @@ class Flink:
     def _paths(self, ctx: StackContext) -> dict[str, Path]:
         base = ctx.service_dir(self.name)
         return {
-            "base": base, "conf": base / "conf", "logs": base / "logs", "pids": base / "pids",
-            "checkpoints": base / "checkpoints", "tmp": base / "tmp", "lib": base / "lib",
+            "base": base,
+            "conf": base / "conf",
+            "logs": base / "logs",
+            "pids": base / "pids",
+            "checkpoints": base / "checkpoints",
+            "tmp": base / "tmp",
+            "lib": base / "lib",
         }
 
     def _config(self, ctx: StackContext, home: Path, paths: dict[str, Path]) -> str:
@@ -135,22 +141,33 @@ class Flink:
         environment = self._environment(paths)
         jobmanager_running = read_pid(pids["jobmanager"]) is not None
         if not jobmanager_running and port_open(HOST, self.rest_port):
-            raise StackError(f"port {self.rest_port} is taken by another program "
-                             "(set TDA_STACK_FLINK_PORT to use another one)")
+            raise StackError(
+                f"port {self.rest_port} is taken by another program "
+                "(set TDA_STACK_FLINK_PORT to use another one)"
+            )
         (paths["conf"] / "config.yaml").write_text(self._config(ctx, home, paths))
         if not jobmanager_running:
             self._link_lib(home, paths["lib"])
         log4j = (home / "conf" / "log4j.properties").read_text()
         (paths["conf"] / "log4j.properties").write_text(log4j)
         (paths["conf"] / "log4j-cli.properties").write_text(
-            (home / "conf" / "log4j-cli.properties").read_text())
+            (home / "conf" / "log4j-cli.properties").read_text()
+        )
         for role, script in (("jobmanager", "jobmanager.sh"), ("taskmanager", "taskmanager.sh")):
             if read_pid(pids[role]) is None:
                 pids[role].unlink(missing_ok=True)
-                run(["bash", str(home / "bin" / script), "start"], env=environment,
-                    what=f"starting the Flink {role}", timeout=120)
-        wait_until(self._has_taskmanager, timeout=120, what=f"Flink answering at {self.rest_url}",
-                   log=paths["logs"])
+                run(
+                    ["bash", str(home / "bin" / script), "start"],
+                    env=environment,
+                    what=f"starting the Flink {role}",
+                    timeout=120,
+                )
+        wait_until(
+            self._has_taskmanager,
+            timeout=120,
+            what=f"Flink answering at {self.rest_url}",
+            log=paths["logs"],
+        )
 
     def _has_taskmanager(self) -> bool:
         try:
@@ -178,8 +195,9 @@ class Flink:
         answering = self._has_taskmanager()
         roles = ", ".join(f"{role} pid {pid}" for role, pid in running.items() if pid)
         state = "running" if answering and all(running.values()) else "starting or degraded"
-        return ServiceStatus(self.name, state == "running",
-                             f"{state} ({roles}), REST at {self.rest_url}")
+        return ServiceStatus(
+            self.name, state == "running", f"{state} ({roles}), REST at {self.rest_url}"
+        )
 
     def env(self, ctx: StackContext) -> dict[str, str]:
         return {"FLINK_REST_URL": self.rest_url}

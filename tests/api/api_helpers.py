@@ -18,9 +18,14 @@ TERMINAL = {"succeeded", "failed", "cancelled"}
 
 def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
-        "data_dir": tmp_path / "var", "database_url": None, "job_workers": 2,
-        "log_level": "WARNING", "api_keys": None, "redis_url": None,
-        "kafka_bootstrap_servers": None, "flink_rest_url": None,
+        "data_dir": tmp_path / "var",
+        "database_url": None,
+        "job_workers": 2,
+        "log_level": "WARNING",
+        "api_keys": None,
+        "redis_url": None,
+        "kafka_bootstrap_servers": None,
+        "flink_rest_url": None,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
@@ -64,7 +69,10 @@ async def submit(client: httpx.AsyncClient, algorithm: str, **params: Any) -> di
 
 
 async def wait_for(
-    client: httpx.AsyncClient, job_id: str, *, within: float = 60.0,
+    client: httpx.AsyncClient,
+    job_id: str,
+    *,
+    within: float = 60.0,
     until: Callable[[dict[str, Any]], bool] = lambda job: job["status"] in TERMINAL,
 ) -> dict[str, Any]:
     deadline = asyncio.get_running_loop().time() + within

@@ -20,7 +20,10 @@ POINTS = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.5], [2.5, 2.0]])
 
 
 async def post_file(
-    client: httpx.AsyncClient, name: str, content: bytes, content_type: str = "text/plain",
+    client: httpx.AsyncClient,
+    name: str,
+    content: bytes,
+    content_type: str = "text/plain",
     **form: str,
 ) -> httpx.Response:
     return await client.post(UPLOAD, files={"file": (name, content, content_type)}, data=form)
@@ -140,13 +143,21 @@ def _pickled_npy() -> bytes:
         ("asym.csv", b"0,1\n2,0\n", {"kind": "distance_matrix"}, "symmetric"),
         ("neg.csv", b"0,-1\n-1,0\n", {"kind": "distance_matrix"}, "negative"),
         ("diag.csv", b"1,1\n1,0\n", {"kind": "distance_matrix"}, "diagonal"),
-        ("kind.json", b'{"data": [[0]], "kind": "point_cloud"}', {"kind": "distance_matrix"},
-         "the form says"),
+        (
+            "kind.json",
+            b'{"data": [[0]], "kind": "point_cloud"}',
+            {"kind": "distance_matrix"},
+            "the form says",
+        ),
     ],
 )
 async def test_invalid_data_is_422_naming_the_problem(
-    client: httpx.AsyncClient, settings: Settings, name: str, content: bytes,
-    form: dict[str, str], expected: str,
+    client: httpx.AsyncClient,
+    settings: Settings,
+    name: str,
+    content: bytes,
+    form: dict[str, str],
+    expected: str,
 ) -> None:
     response = await post_file(client, name, content, **form)
     assert response.status_code == 422, response.text
@@ -168,8 +179,7 @@ async def test_invalid_data_is_422_naming_the_problem(
 async def test_invalid_json_body_is_422(
     client: httpx.AsyncClient, body: bytes, expected: str
 ) -> None:
-    response = await client.post(UPLOAD, content=body,
-                                 headers={"content-type": "application/json"})
+    response = await client.post(UPLOAD, content=body, headers={"content-type": "application/json"})
     assert response.status_code == 422, response.text
     assert expected in detail_text(response)
 
@@ -178,8 +188,9 @@ async def test_unsupported_types_are_415(client: httpx.AsyncClient) -> None:
     response = await post_file(client, "points.xlsx", b"PK\x03\x04", "application/vnd.ms-excel")
     assert response.status_code == 415
     assert "unsupported type" in detail_text(response)
-    response = await client.post(UPLOAD, content=b"0,0\n1,1\n",
-                                 headers={"content-type": "text/csv"})
+    response = await client.post(
+        UPLOAD, content=b"0,0\n1,1\n", headers={"content-type": "text/csv"}
+    )
     assert response.status_code == 415
     assert "Content-Type" in detail_text(response)
 
@@ -192,15 +203,17 @@ async def test_type_from_content_type_or_magic(client: httpx.AsyncClient) -> Non
 
 
 async def test_missing_file_field_is_422(client: httpx.AsyncClient) -> None:
-    response = await client.post(UPLOAD, data={"kind": "point_cloud"},
-                                 files={"other": ("a.csv", b"0,0\n")})
+    response = await client.post(
+        UPLOAD, data={"kind": "point_cloud"}, files={"other": ("a.csv", b"0,0\n")}
+    )
     assert response.status_code == 422
     assert "file: missing" in detail_text(response)
 
 
 async def test_malformed_multipart_is_422(client: httpx.AsyncClient) -> None:
     response = await client.post(
-        UPLOAD, content=b"--xyz\r\n[]--xyz--\r\n",
+        UPLOAD,
+        content=b"--xyz\r\n[]--xyz--\r\n",
         headers={"content-type": "multipart/form-data; boundary=xyz"},
     )
     assert response.status_code == 422, response.text
@@ -232,8 +245,9 @@ class TestLimits:
             for _ in range(200):
                 yield b"0" * 1024
 
-        response = await client.post(UPLOAD, content=chunks(),
-                                     headers={"content-type": "application/json"})
+        response = await client.post(
+            UPLOAD, content=chunks(), headers={"content-type": "application/json"}
+        )
         assert response.status_code == 413
 
     async def test_point_and_dimension_caps_are_413(self, client: httpx.AsyncClient) -> None:
@@ -247,7 +261,6 @@ class TestLimits:
 
 async def test_upload_json_document_keeps_kind(client: httpx.AsyncClient) -> None:
     document = {"data": [[0, 1], [1, 0]], "kind": "distance_matrix"}
-    response = await post_file(client, "d.json", json.dumps(document).encode(),
-                               "application/json")
+    response = await post_file(client, "d.json", json.dumps(document).encode(), "application/json")
     assert response.status_code == 201, response.text
     assert response.json()["kind"] == "distance_matrix"

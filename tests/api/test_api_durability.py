@@ -21,8 +21,9 @@ from tda_backend.services.container import Services
 
 
 @asynccontextmanager
-async def running_app(tmp_path: Path, **overrides: Any
-                      ) -> AsyncIterator[tuple[httpx.AsyncClient, Services]]:
+async def running_app(
+    tmp_path: Path, **overrides: Any
+) -> AsyncIterator[tuple[httpx.AsyncClient, Services]]:
     app = create_app(make_settings(tmp_path, **overrides))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
@@ -44,10 +45,15 @@ async def queue_one_job(tmp_path: Path) -> str:
 
 
 async def mark_running(tmp_path: Path, job_id: str, **values: Any) -> None:
-    async with running_app(tmp_path, job_workers=0) as (_, services), \
-            services.sessions.begin() as session:
-        await session.execute(update(Job).where(Job.id == job_id).values(
-            status="running", started_at=utcnow(), **values))
+    async with (
+        running_app(tmp_path, job_workers=0) as (_, services),
+        services.sessions.begin() as session,
+    ):
+        await session.execute(
+            update(Job)
+            .where(Job.id == job_id)
+            .values(status="running", started_at=utcnow(), **values)
+        )
 
 
 async def test_restart_loses_nothing(tmp_path: Path) -> None:
@@ -57,8 +63,11 @@ async def test_restart_loses_nothing(tmp_path: Path) -> None:
         await wait_for(client, job["job_id"])
         before = {
             path: (await client.get(path)).json()
-            for path in (f"/api/v1/data/{data['data_id']}", f"/api/v1/tda/jobs/{job['job_id']}",
-                         f"/api/v1/tda/results/{job['job_id']}")
+            for path in (
+                f"/api/v1/data/{data['data_id']}",
+                f"/api/v1/tda/jobs/{job['job_id']}",
+                f"/api/v1/tda/results/{job['job_id']}",
+            )
         }
     async with running_app(tmp_path) as (client, _):
         for path, body in before.items():
@@ -77,20 +86,18 @@ async def test_queued_jobs_run_after_a_restart(tmp_path: Path) -> None:
 
 async def test_job_of_a_dead_worker_is_requeued_and_completes(tmp_path: Path) -> None:
     job_id = await queue_one_job(tmp_path)
-    await mark_running(tmp_path, job_id, worker=dead_worker_id(), attempts=1,
-                       heartbeat_at=utcnow(), progress=0.5)
+    await mark_running(
+        tmp_path, job_id, worker=dead_worker_id(), attempts=1, heartbeat_at=utcnow(), progress=0.5
+    )
     async with running_app(tmp_path) as (client, _):
         done = await wait_for(client, job_id)
         assert done["status"] == "succeeded"
         assert done["attempts"] == 2
 
 
-async def test_job_of_a_dead_worker_fails_with_a_reason_after_its_attempts(
-    tmp_path: Path
-) -> None:
+async def test_job_of_a_dead_worker_fails_with_a_reason_after_its_attempts(tmp_path: Path) -> None:
     job_id = await queue_one_job(tmp_path)
-    await mark_running(tmp_path, job_id, worker=dead_worker_id(), attempts=3,
-                       heartbeat_at=utcnow())
+    await mark_running(tmp_path, job_id, worker=dead_worker_id(), attempts=3, heartbeat_at=utcnow())
     async with running_app(tmp_path, job_max_attempts=3) as (client, _):
         job = (await client.get(f"/api/v1/tda/jobs/{job_id}")).json()
         assert job["status"] == "failed"
@@ -100,8 +107,14 @@ async def test_job_of_a_dead_worker_fails_with_a_reason_after_its_attempts(
 
 async def test_cancel_requested_before_the_worker_died_ends_cancelled(tmp_path: Path) -> None:
     job_id = await queue_one_job(tmp_path)
-    await mark_running(tmp_path, job_id, worker=dead_worker_id(), attempts=1,
-                       heartbeat_at=utcnow(), cancel_requested=True)
+    await mark_running(
+        tmp_path,
+        job_id,
+        worker=dead_worker_id(),
+        attempts=1,
+        heartbeat_at=utcnow(),
+        cancel_requested=True,
+    )
     async with running_app(tmp_path) as (client, _):
         job = (await client.get(f"/api/v1/tda/jobs/{job_id}")).json()
         assert job["status"] == "cancelled"
@@ -110,10 +123,16 @@ async def test_cancel_requested_before_the_worker_died_ends_cancelled(tmp_path: 
 async def test_other_hosts_jobs_are_judged_by_their_lease(tmp_path: Path) -> None:
     fresh = await queue_one_job(tmp_path)
     stale = await queue_one_job(tmp_path)
-    await mark_running(tmp_path, fresh, worker="elsewhere:1:aaaa", attempts=1,
-                       heartbeat_at=utcnow())
-    await mark_running(tmp_path, stale, worker="elsewhere:2:bbbb", attempts=1,
-                       heartbeat_at=utcnow() - timedelta(seconds=120))
+    await mark_running(
+        tmp_path, fresh, worker="elsewhere:1:aaaa", attempts=1, heartbeat_at=utcnow()
+    )
+    await mark_running(
+        tmp_path,
+        stale,
+        worker="elsewhere:2:bbbb",
+        attempts=1,
+        heartbeat_at=utcnow() - timedelta(seconds=120),
+    )
     async with running_app(tmp_path, job_lease_s=60) as (client, _):
         assert (await wait_for(client, stale))["status"] == "succeeded"
         still = (await client.get(f"/api/v1/tda/jobs/{fresh}")).json()

@@ -50,8 +50,14 @@ async def test_rips_result_equals_the_engine(client: httpx.AsyncClient) -> None:
     job = response.json()
     assert job["status"] in ("queued", "running", "succeeded")
     assert response.headers["location"] == f"/api/v1/tda/jobs/{job['job_id']}"
-    assert job["params"] == {"maxdim": 1, "threshold": None, "coeff": 2, "metric": "euclidean",
-                             "n_threads": 1, "representatives": False}
+    assert job["params"] == {
+        "maxdim": 1,
+        "threshold": None,
+        "coeff": 2,
+        "metric": "euclidean",
+        "n_threads": 1,
+        "representatives": False,
+    }
     done = await wait_for(client, job["job_id"])
     assert done["status"] == "succeeded", done
     assert done["progress"] == 1.0
@@ -188,8 +194,7 @@ async def test_identical_computation_reuses_the_result(client: httpx.AsyncClient
     assert again["status"] == "succeeded"
     assert again["reused"] is True
     results = [
-        (await client.get(f"/api/v1/tda/results/{j['job_id']}")).json()
-        for j in (first, again)
+        (await client.get(f"/api/v1/tda/results/{j['job_id']}")).json() for j in (first, again)
     ]
     assert results[0]["diagrams"] == results[1]["diagrams"]
     assert results[1]["data_id"] == second_upload["data_id"]
@@ -225,8 +230,10 @@ async def test_listing_pages_and_filters(client: httpx.AsyncClient) -> None:
 
 async def test_unknown_job_is_404(client: httpx.AsyncClient) -> None:
     for method, path in [
-        ("GET", "/api/v1/tda/jobs/job_nope"), ("DELETE", "/api/v1/tda/jobs/job_nope"),
-        ("GET", "/api/v1/tda/results/job_nope"), ("GET", "/api/v1/tda/results/job_nope/csv"),
+        ("GET", "/api/v1/tda/jobs/job_nope"),
+        ("DELETE", "/api/v1/tda/jobs/job_nope"),
+        ("GET", "/api/v1/tda/results/job_nope"),
+        ("GET", "/api/v1/tda/results/job_nope/csv"),
     ]:
         response = await client.request(method, path)
         assert response.status_code == 404, (method, path)
@@ -235,8 +242,9 @@ async def test_unknown_job_is_404(client: httpx.AsyncClient) -> None:
 
 async def test_request_id_follows_the_job(client: httpx.AsyncClient) -> None:
     data = await upload_array(client, circle(8))
-    response = await client.post(RIPS, json={"data_id": data["data_id"]},
-                                 headers={"X-Request-ID": "trace-42"})
+    response = await client.post(
+        RIPS, json={"data_id": data["data_id"]}, headers={"X-Request-ID": "trace-42"}
+    )
     assert response.headers["x-request-id"] == "trace-42"
     assert response.json()["request_id"] == "trace-42"
 
@@ -333,9 +341,7 @@ class TestMemoryLimit:
 async def test_progress_is_reported_while_running(client: httpx.AsyncClient) -> None:
     data = await upload_array(client, SLOW_CLOUD)
     job = await submit(client, "vietoris-rips", data_id=data["data_id"], **SLOW_PARAMS)
-    running = await wait_for(
-        client, job["job_id"], until=lambda j: j["progress"] > 0, within=20
-    )
+    running = await wait_for(client, job["job_id"], until=lambda j: j["progress"] > 0, within=20)
     assert running["status"] == "running"
     assert 0 < running["progress"] < 1
     await client.delete(f"/api/v1/tda/jobs/{job['job_id']}")
@@ -344,9 +350,11 @@ async def test_progress_is_reported_while_running(client: httpx.AsyncClient) -> 
 
 async def test_many_concurrent_submissions(client: httpx.AsyncClient) -> None:
     data = await upload_array(client, circle(10))
-    jobs = await asyncio.gather(*[
-        submit(client, "vietoris-rips", data_id=data["data_id"], coeff=p)
-        for p in (2, 3, 5, 7, 11, 13)
-    ])
+    jobs = await asyncio.gather(
+        *[
+            submit(client, "vietoris-rips", data_id=data["data_id"], coeff=p)
+            for p in (2, 3, 5, 7, 11, 13)
+        ]
+    )
     finished = await asyncio.gather(*[wait_for(client, j["job_id"]) for j in jobs])
     assert [j["status"] for j in finished] == ["succeeded"] * 6

@@ -62,10 +62,19 @@ async def test_documentation_pages(client: httpx.AsyncClient) -> None:
         assert "html" in response.headers["content-type"]
     schema = (await client.get("/openapi.json")).json()
     paths = schema["paths"]
-    for path in ("/api/v1/data/upload", "/api/v1/data/{data_id}",
-                 "/api/v1/tda/compute/vietoris-rips", "/api/v1/tda/compute/alpha-complex",
-                 "/api/v1/tda/jobs", "/api/v1/tda/jobs/{job_id}", "/api/v1/tda/results/{job_id}",
-                 "/api/v1/stream/publish", "/api/v1/stream/status", "/health", "/metrics"):
+    for path in (
+        "/api/v1/data/upload",
+        "/api/v1/data/{data_id}",
+        "/api/v1/tda/compute/vietoris-rips",
+        "/api/v1/tda/compute/alpha-complex",
+        "/api/v1/tda/jobs",
+        "/api/v1/tda/jobs/{job_id}",
+        "/api/v1/tda/results/{job_id}",
+        "/api/v1/stream/publish",
+        "/api/v1/stream/status",
+        "/health",
+        "/metrics",
+    ):
         assert path in paths, path
     upload = paths["/api/v1/data/upload"]["post"]["requestBody"]["content"]
     assert set(upload) == {"multipart/form-data", "application/json"}

@@ -39,7 +39,8 @@ async def test_csv(client: httpx.AsyncClient, finished: dict[str, Any]) -> None:
     rows = [line.split(",") for line in lines[1:]]
     expected = [
         (dim, b, math.inf if d is None else d)
-        for dim, pairs in finished["diagrams"].items() for b, d in pairs
+        for dim, pairs in finished["diagrams"].items()
+        for b, d in pairs
     ]
     assert [(r[0], float(r[1]), float(r[2])) for r in rows] == expected
 

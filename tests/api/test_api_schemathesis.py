@@ -19,8 +19,11 @@ schema = schemathesis.openapi.from_asgi("/openapi.json", _app).exclude(path_rege
 
 
 @schema.parametrize()
-@settings(max_examples=40, deadline=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
 def test_api_conforms_to_its_openapi_document(case: schemathesis.Case) -> None:
     case.call_and_validate(
         excluded_checks=[schemathesis.checks.positive_data_acceptance],

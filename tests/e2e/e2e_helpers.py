@@ -30,8 +30,11 @@ def command(name: str) -> list[str]:
     script = BIN / name
     if script.exists():
         return [str(script)]
-    module = {"tda-server": "tda_backend.server", "tda-worker": "tda_backend.worker",
-              "tda": "tda_backend.client"}[name]
+    module = {
+        "tda-server": "tda_backend.server",
+        "tda-worker": "tda_backend.worker",
+        "tda": "tda_backend.client",
+    }[name]
     return [sys.executable, "-m", module]
 
 
@@ -44,12 +47,23 @@ class Server:
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = data_dir.parent / "server.log"
         self.env = {
-            **os.environ, "DATA_DIR": str(data_dir), "API_HOST": "127.0.0.1",
-            "API_PORT": str(self.port), "API_WORKERS": "1", "LOG_LEVEL": "INFO",
-            "JOB_WORKERS": "2", **env,
+            **os.environ,
+            "DATA_DIR": str(data_dir),
+            "API_HOST": "127.0.0.1",
+            "API_PORT": str(self.port),
+            "API_WORKERS": "1",
+            "LOG_LEVEL": "INFO",
+            "JOB_WORKERS": "2",
+            **env,
         }
-        for unset in ("DATABASE_URL", "REDIS_URL", "API_KEYS", "KAFKA_BOOTSTRAP_SERVERS",
-                      "FLINK_REST_URL", "PROMETHEUS_MULTIPROC_DIR"):
+        for unset in (
+            "DATABASE_URL",
+            "REDIS_URL",
+            "API_KEYS",
+            "KAFKA_BOOTSTRAP_SERVERS",
+            "FLINK_REST_URL",
+            "PROMETHEUS_MULTIPROC_DIR",
+        ):
             self.env.pop(unset, None)
         self.process: subprocess.Popen[bytes] | None = None
         self.client = httpx.Client(base_url=self.url, timeout=30)
@@ -57,14 +71,19 @@ class Server:
     def start(self, timeout: float = 60.0) -> None:
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            command("tda-server"), env=self.env, cwd=self.data_dir.parent, stdout=log,
+            command("tda-server"),
+            env=self.env,
+            cwd=self.data_dir.parent,
+            stdout=log,
             stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"tda-server exited with {self.process.returncode}:\n"
-                                   + self.log_path.read_text()[-4000:])
+                raise RuntimeError(
+                    f"tda-server exited with {self.process.returncode}:\n"
+                    + self.log_path.read_text()[-4000:]
+                )
             try:
                 if self.client.get("/health").status_code == 200:
                     return
@@ -100,8 +119,9 @@ class Server:
     # -- API helpers --------------------------------------------------------------------------
 
     def upload(self, name: str, content: bytes, **form: str) -> dict[str, Any]:
-        response = self.client.post("/api/v1/data/upload", files={"file": (name, content)},
-                                    data=form)
+        response = self.client.post(
+            "/api/v1/data/upload", files={"file": (name, content)}, data=form
+        )
         assert response.status_code == 201, response.text
         body: dict[str, Any] = response.json()
         return body
@@ -122,7 +142,7 @@ class Server:
         deadline = time.monotonic() + within
         while True:
             job = self.job(job_id)
-            if (until(job) if until else job["status"] in TERMINAL):
+            if until(job) if until else job["status"] in TERMINAL:
                 return job
             if time.monotonic() > deadline:
                 raise AssertionError(f"job still {job['status']}: {job}")

@@ -40,8 +40,10 @@ def npy_bytes(array: np.ndarray) -> bytes:
 
 
 def pairs(diagram: np.ndarray) -> list[list[float | None]]:
-    return sorted([[b, None if math.isinf(d) else d] for b, d in diagram.tolist()],
-                  key=lambda p: (p[0], p[1] is None, p[1] or 0))
+    return sorted(
+        [[b, None if math.isinf(d) else d] for b, d in diagram.tolist()],
+        key=lambda p: (p[0], p[1] is None, p[1] or 0),
+    )
 
 
 def test_upload_compute_poll_result_pictures(server: Server) -> None:
@@ -81,8 +83,12 @@ def test_restart_loses_nothing(server: Server) -> None:
     data = server.upload("circle.npy", npy_bytes(CIRCLE))
     job = server.submit("vietoris-rips", data_id=data["data_id"], maxdim=1)
     server.wait(job["job_id"])
-    paths = [f"/api/v1/data/{data['data_id']}", f"/api/v1/tda/jobs/{job['job_id']}",
-             f"/api/v1/tda/results/{job['job_id']}", f"/api/v1/tda/results/{job['job_id']}/csv"]
+    paths = [
+        f"/api/v1/data/{data['data_id']}",
+        f"/api/v1/tda/jobs/{job['job_id']}",
+        f"/api/v1/tda/results/{job['job_id']}",
+        f"/api/v1/tda/results/{job['job_id']}/csv",
+    ]
     before = [server.client.get(p).content for p in paths]
     server.restart()
     assert [server.client.get(p).content for p in paths] == before
@@ -127,9 +133,11 @@ def test_killed_server_job_fails_with_a_reason_after_its_attempts(tmp_path: Path
 
 def test_job_log_lines_carry_the_request_id(server: Server) -> None:
     data = server.upload("circle.npy", npy_bytes(CIRCLE))
-    response = server.client.post("/api/v1/tda/compute/vietoris-rips",
-                                  json={"data_id": data["data_id"], "maxdim": 0},
-                                  headers={"X-Request-ID": "e2e-trace-1"})
+    response = server.client.post(
+        "/api/v1/tda/compute/vietoris-rips",
+        json={"data_id": data["data_id"], "maxdim": 0},
+        headers={"X-Request-ID": "e2e-trace-1"},
+    )
     assert response.headers["x-request-id"] == "e2e-trace-1"
     job_id = response.json()["job_id"]
     server.wait(job_id)
@@ -142,8 +150,13 @@ def test_job_log_lines_carry_the_request_id(server: Server) -> None:
 def test_separate_worker_process_computes(tmp_path: Path) -> None:
     server = Server(tmp_path / "var", JOB_WORKERS="0")
     server.start()
-    worker = subprocess.Popen(command("tda-worker"), env=server.env, cwd=tmp_path,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    worker = subprocess.Popen(
+        command("tda-worker"),
+        env=server.env,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         data = server.upload("circle.npy", npy_bytes(CIRCLE))
         job = server.submit("vietoris-rips", data_id=data["data_id"], maxdim=1)
@@ -159,9 +172,23 @@ def test_terminal_client(server: Server, tmp_path: Path) -> None:
     points.write_bytes(csv_bytes(CIRCLE))
     out_dir = tmp_path / "results"
     run = subprocess.run(
-        [*command("tda"), "--url", server.url, "compute", str(points), "--maxdim", "1",
-         "--threshold", "1.0", "--out", str(out_dir)],
-        capture_output=True, text=True, timeout=120, env={**os.environ, "COLUMNS": "120"},
+        [
+            *command("tda"),
+            "--url",
+            server.url,
+            "compute",
+            str(points),
+            "--maxdim",
+            "1",
+            "--threshold",
+            "1.0",
+            "--out",
+            str(out_dir),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "COLUMNS": "120"},
     )
     assert run.returncode == 0, run.stderr
     assert "Betti numbers: [1, 1]" in run.stdout
@@ -169,7 +196,9 @@ def test_terminal_client(server: Server, tmp_path: Path) -> None:
     assert names == {"result.json", "diagrams.csv", "diagrams.npz", "diagram.svg", "barcode.svg"}
     refused = subprocess.run(
         [*command("tda"), "--url", server.url, "compute", "data_missing"],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert refused.returncode == 2
     assert "404" in refused.stderr
@@ -179,8 +208,13 @@ def test_terminal_client(server: Server, tmp_path: Path) -> None:
 def test_migrate_command(tmp_path: Path) -> None:
     env = {**os.environ, "DATA_DIR": str(tmp_path / "fresh")}
     env.pop("DATABASE_URL", None)
-    run = subprocess.run([sys.executable, "-m", "tda_backend.cli", "migrate"], env=env,
-                         capture_output=True, text=True, timeout=120)
+    run = subprocess.run(
+        [sys.executable, "-m", "tda_backend.cli", "migrate"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert run.returncode == 0, run.stderr
     assert "schema at 0001" in run.stdout
     assert (tmp_path / "fresh" / "tda.db").exists()

@@ -38,8 +38,13 @@ ENV = {"KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:9092", "FLINK_REST_URL": "http://12
 
 
 def stack(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "tda_backend.stack", *args], capture_output=True,
-                          text=True, timeout=600, check=check)
+    return subprocess.run(
+        [sys.executable, "-m", "tda_backend.stack", *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=check,
+    )
 
 
 @pytest.fixture(scope="session")
@@ -49,22 +54,46 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     already_up = stack("status", "kafka", "flink", check=False).returncode == 0
     started = stack("up", "kafka", "flink", check=False)
     assert started.returncode == 0, started.stderr
-    env = dict(line.removeprefix("export ").split("=", 1)
-               for line in stack("env", "kafka", "flink").stdout.splitlines())
+    env = dict(
+        line.removeprefix("export ").split("=", 1)
+        for line in stack("env", "kafka", "flink").stdout.splitlines()
+    )
     prefix = f"it{uuid.uuid4().hex[:8]}_"
     settings = Settings(
-        data_dir=tmp_path_factory.mktemp("data"), kafka_bootstrap_servers=env[
-            "KAFKA_BOOTSTRAP_SERVERS"], flink_rest_url=env["FLINK_REST_URL"],
-        kafka_topic_prefix=prefix, stream_window_size=SIZE, stream_window_slide=SLIDE,
-        stream_maxdim=MAXDIM, log_format="console", log_level="WARNING",
+        data_dir=tmp_path_factory.mktemp("data"),
+        kafka_bootstrap_servers=env["KAFKA_BOOTSTRAP_SERVERS"],
+        flink_rest_url=env["FLINK_REST_URL"],
+        kafka_topic_prefix=prefix,
+        stream_window_size=SIZE,
+        stream_window_slide=SLIDE,
+        stream_maxdim=MAXDIM,
+        log_format="console",
+        log_level="WARNING",
     )
     deployed = subprocess.run(
-        [sys.executable, "-m", "tda_backend.cli", "stream", "deploy", "--replace",
-         "--checkpoint-interval-ms", "1000"],
-        env={**_environ(), **env, "KAFKA_TOPIC_PREFIX": prefix,
-             "STREAM_WINDOW_SIZE": str(SIZE), "STREAM_WINDOW_SLIDE": str(SLIDE),
-             "STREAM_MAXDIM": str(MAXDIM)},
-        capture_output=True, text=True, timeout=300, check=False)
+        [
+            sys.executable,
+            "-m",
+            "tda_backend.cli",
+            "stream",
+            "deploy",
+            "--replace",
+            "--checkpoint-interval-ms",
+            "1000",
+        ],
+        env={
+            **_environ(),
+            **env,
+            "KAFKA_TOPIC_PREFIX": prefix,
+            "STREAM_WINDOW_SIZE": str(SIZE),
+            "STREAM_WINDOW_SLIDE": str(SLIDE),
+            "STREAM_MAXDIM": str(MAXDIM),
+        },
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert deployed.returncode == 0, deployed.stderr[-3000:]
     try:
         yield settings
@@ -87,8 +116,7 @@ async def client(pipeline: Settings) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(pipeline)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test",
-                                     timeout=60) as c:
+        async with httpx.AsyncClient(transport=transport, base_url="http://test", timeout=60) as c:
             yield c
 
 
@@ -96,9 +124,14 @@ def consume(settings: Settings, topic: str, until: Any, timeout: float = 120.0) 
     """Every message of ``topic`` from the start, until ``until(messages)`` or the timeout."""
     from confluent_kafka import Consumer
 
-    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap_servers,
-                         "group.id": f"test-{uuid.uuid4().hex}", "auto.offset.reset": "earliest",
-                         "enable.auto.commit": False})
+    consumer = Consumer(
+        {
+            "bootstrap.servers": settings.kafka_bootstrap_servers,
+            "group.id": f"test-{uuid.uuid4().hex}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
     consumer.subscribe([topic])
     messages: list[Any] = []
     deadline = time.monotonic() + timeout
@@ -122,14 +155,18 @@ def assert_same_diagrams(actual: dict[str, Any], expected: list[np.ndarray]) -> 
 
 
 async def test_published_events_come_back_as_exactly_the_expected_windows(
-    client: httpx.AsyncClient, pipeline: Settings,
+    client: httpx.AsyncClient,
+    pipeline: Settings,
 ) -> None:
     rng = np.random.default_rng(7)
     streams = {f"s{i}-{uuid.uuid4().hex[:6]}": rng.random((53, 2)) for i in range(3)}
     # Interleaved batches of the three streams, in several requests.
     for start in range(0, 53, 20):
-        events = [{"stream_id": sid, "point": points[j].tolist()}
-                  for j in range(start, min(start + 20, 53)) for sid, points in streams.items()]
+        events = [
+            {"stream_id": sid, "point": points[j].tolist()}
+            for j in range(start, min(start + 20, 53))
+            for sid, points in streams.items()
+        ]
         response = await client.post("/api/v1/stream/publish", json={"events": events})
         assert response.status_code == 200, response.text
         body = response.json()
@@ -141,8 +178,9 @@ async def test_published_events_come_back_as_exactly_the_expected_windows(
 
     def complete(messages: list[Any]) -> bool:
         seen = {(m.get("stream_id"), m.get("window_index")) for m in messages}
-        return sum(1 for s in streams for k in range(per_stream) if (s, k) in seen) == \
-            per_stream * len(streams)
+        return sum(
+            1 for s in streams for k in range(per_stream) if (s, k) in seen
+        ) == per_stream * len(streams)
 
     messages = await asyncio.to_thread(consume, pipeline, topic, complete)
     windows = {}
@@ -155,18 +193,19 @@ async def test_published_events_come_back_as_exactly_the_expected_windows(
             windows[key] = m
     assert sorted(windows) == sorted((s, k) for s in streams for k in range(per_stream))
     for (sid, k), m in windows.items():
-        points = streams[sid][k * SLIDE: k * SLIDE + SIZE]
+        points = streams[sid][k * SLIDE : k * SLIDE + SIZE]
         expected = [np.asarray(d) for d in vietoris_rips(points, maxdim=MAXDIM).diagrams]
         assert_same_diagrams(m["diagrams"], expected)
         assert m["betti"][0] == 1
         assert (m["first_event"], m["last_event"]) == (k * SLIDE, k * SLIDE + SIZE - 1)
         assert m["anomaly_score"] >= 0
-        assert (k > 0 or m["anomaly_score"] == 0)
+        assert k > 0 or m["anomaly_score"] == 0
         assert set(m["total_persistence"]) == set(m["persistent_entropy"]) == {"0", "1"}
 
 
 async def test_status_shows_jobs_running_and_lag_draining_to_zero(
-    client: httpx.AsyncClient, pipeline: Settings,
+    client: httpx.AsyncClient,
+    pipeline: Settings,
 ) -> None:
     events = [{"stream_id": "lag", "point": [float(i), 0.0]} for i in range(40)]
     assert (await client.post("/api/v1/stream/publish", json={"events": events})).status_code == 200
@@ -175,8 +214,11 @@ async def test_status_shows_jobs_running_and_lag_draining_to_zero(
         status = (await client.get("/api/v1/stream/status")).json()
         states = {j["name"]: j["state"] for j in status["jobs"]}
         lags = {g["group"]: g["lag"] for g in status["consumer_groups"]}
-        if (states.get("tda-windows") == "RUNNING" and states.get("tda-validation") == "RUNNING"
-                and lags.get("tda-flink-windows") == 0):
+        if (
+            states.get("tda-windows") == "RUNNING"
+            and states.get("tda-validation") == "RUNNING"
+            and lags.get("tda-flink-windows") == 0
+        ):
             break
         assert time.monotonic() < deadline, status
         await asyncio.sleep(1)
@@ -207,8 +249,9 @@ async def test_publish_without_kafka_is_503(tmp_path: Path) -> None:
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as c,
     ):
-        r = await c.post("/api/v1/stream/publish",
-                         json={"events": [{"stream_id": "a", "point": [1.0]}]})
+        r = await c.post(
+            "/api/v1/stream/publish", json={"events": [{"stream_id": "a", "point": [1.0]}]}
+        )
         assert r.status_code == 503
         assert "not configured" in r.json()["detail"]
         assert (await c.get("/api/v1/stream/status")).status_code == 503
@@ -218,16 +261,19 @@ async def test_unreachable_broker_is_503_with_a_clear_message(tmp_path: Path) ->
     import os
 
     os.environ.setdefault("KAFKA_DELIVERY_TIMEOUT_MS", "2000")
-    settings = Settings(data_dir=tmp_path, kafka_bootstrap_servers="127.0.0.1:1",
-                        log_format="console")
+    settings = Settings(
+        data_dir=tmp_path, kafka_bootstrap_servers="127.0.0.1:1", log_format="console"
+    )
     app = create_app(settings)
     async with (
         app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test",
-                          timeout=60) as c,
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://test", timeout=60
+        ) as c,
     ):
-        r = await c.post("/api/v1/stream/publish",
-                         json={"events": [{"stream_id": "a", "point": [1.0]}]})
+        r = await c.post(
+            "/api/v1/stream/publish", json={"events": [{"stream_id": "a", "point": [1.0]}]}
+        )
     assert r.status_code == 503
     assert "127.0.0.1:1" in r.json()["detail"]
     assert "did not acknowledge" in r.json()["detail"]
@@ -244,20 +290,23 @@ def test_broker_restart_during_publishing_loses_no_acknowledged_event(pipeline: 
     async def publish_loop() -> None:
         async with (
             app.router.lifespan_context(app),
-            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test",
-                              timeout=60) as c,
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://test", timeout=60
+            ) as c,
         ):
-                seq = 0
-                while not stop.is_set():
-                    batch = [float(seq + i) for i in range(50)]
-                    r = await c.post("/api/v1/stream/publish", json={"events": [
-                        {"stream_id": stream_id, "point": [x]} for x in batch]})
-                    if r.status_code == 200:
-                        acknowledged.extend(batch)
-                        seq += 50
-                    else:
-                        assert r.status_code == 503, r.text
-                        await asyncio.sleep(0.2)
+            seq = 0
+            while not stop.is_set():
+                batch = [float(seq + i) for i in range(50)]
+                r = await c.post(
+                    "/api/v1/stream/publish",
+                    json={"events": [{"stream_id": stream_id, "point": [x]} for x in batch]},
+                )
+                if r.status_code == 200:
+                    acknowledged.extend(batch)
+                    seq += 50
+                else:
+                    assert r.status_code == 503, r.text
+                    await asyncio.sleep(0.2)
 
     publisher = threading.Thread(target=lambda: asyncio.run(publish_loop()))
     publisher.start()

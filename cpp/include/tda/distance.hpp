@@ -61,7 +61,9 @@ class SparseDistances {
   // self-loops are ignored, missing edges mean +inf. Validates finiteness and sign.
   SparseDistances(std::size_t n, std::span<const Edge> edges);
 
-  [[nodiscard]] std::size_t size() const noexcept { return offsets_.empty() ? 0 : offsets_.size() - 1; }
+  [[nodiscard]] std::size_t size() const noexcept {
+    return offsets_.empty() ? 0 : offsets_.size() - 1;
+  }
   [[nodiscard]] std::span<const Neighbor> neighbors(std::size_t v) const noexcept {
     return {neighbors_.data() + offsets_[v], offsets_[v + 1] - offsets_[v]};
   }

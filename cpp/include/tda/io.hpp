@@ -13,7 +13,15 @@
 
 namespace tda {
 
-enum class InputFormat { point_cloud, lower_distance, upper_distance, distance, sparse, dipha, binary };
+enum class InputFormat {
+  point_cloud,
+  lower_distance,
+  upper_distance,
+  distance,
+  sparse,
+  dipha,
+  binary
+};
 
 // Parses a format name as the CLI spells it ("point-cloud", "lower-distance", ...).
 [[nodiscard]] InputFormat parse_input_format(std::string_view name);

@@ -31,11 +31,11 @@ _UPLOAD_BODY: dict[str, Any] = {
                     "required": ["file"],
                     "properties": {
                         "file": {
-                            "type": "string", "format": "binary",
+                            "type": "string",
+                            "format": "binary",
                             "description": "CSV/TSV (header row optional), .npy or JSON",
                         },
-                        "kind": {"type": "string", "enum": list(_KINDS),
-                                 "default": "point_cloud"},
+                        "kind": {"type": "string", "enum": list(_KINDS), "default": "point_cloud"},
                     },
                 },
             },
@@ -48,11 +48,15 @@ _UPLOAD_BODY: dict[str, Any] = {
 def data_out(dataset: Dataset) -> DataOut:
     kind = cast(DataKind, dataset.kind)
     return DataOut(
-        data_id=dataset.id, kind=kind, shape=[dataset.n_rows, dataset.n_cols],
+        data_id=dataset.id,
+        kind=kind,
+        shape=[dataset.n_rows, dataset.n_cols],
         n_points=dataset.n_rows,
         dimension=dataset.n_cols if kind == "point_cloud" else None,
-        sha256=dataset.sha256, size_bytes=dataset.size_bytes,
-        format=cast(SourceFormat, dataset.source_format), filename=dataset.filename,
+        sha256=dataset.sha256,
+        size_bytes=dataset.size_bytes,
+        format=cast(SourceFormat, dataset.source_format),
+        filename=dataset.filename,
         created_at=dataset.created_at,
     )
 
@@ -84,8 +88,9 @@ async def _read_upload(request: Request) -> Upload:
         if isinstance(exc, HTTPException) and exc.status_code != 400:
             raise
         message = exc.message if isinstance(exc, MultiPartException) else exc.detail
-        raise InvalidInputError(f"body: malformed multipart data ({message})",
-                                field="body") from None
+        raise InvalidInputError(
+            f"body: malformed multipart data ({message})", field="body"
+        ) from None
 
 
 async def _from_form(form: FormData) -> Upload:

@@ -24,8 +24,9 @@ async def _database(services: ServicesDep) -> CheckOut:
     try:
         await asyncio.wait_for(database.ping(services.engine), CHECK_TIMEOUT_S)
     except Exception as exc:
-        return CheckOut(status="degraded", detail=f"{type(exc).__name__}: {exc}",
-                        info={"backend": backend})
+        return CheckOut(
+            status="degraded", detail=f"{type(exc).__name__}: {exc}", info={"backend": backend}
+        )
     return CheckOut(status="ok", info={"backend": backend})
 
 
@@ -40,19 +41,26 @@ async def _blob_store(services: ServicesDep) -> CheckOut:
 def _not_served(name: str, setting: str | None, variable: str) -> CheckOut:
     if setting is None:
         return CheckOut(status="disabled", detail=f"{variable} is not set")
-    return CheckOut(status="degraded", detail=f"{variable} is set but this server does not use"
-                                              f" {name} yet")
+    return CheckOut(
+        status="degraded", detail=f"{variable} is set but this server does not use {name} yet"
+    )
 
 
 def _kafka_check(bootstrap: str) -> CheckOut:
     from confluent_kafka.admin import AdminClient
 
-    admin = AdminClient({"bootstrap.servers": bootstrap,
-                         "socket.timeout.ms": int(CHECK_TIMEOUT_S * 1000)})
+    admin = AdminClient(
+        {"bootstrap.servers": bootstrap, "socket.timeout.ms": int(CHECK_TIMEOUT_S * 1000)}
+    )
     metadata = admin.list_topics(timeout=CHECK_TIMEOUT_S)
-    return CheckOut(status="ok", info={"bootstrap_servers": bootstrap,
-                                       "brokers": len(metadata.brokers),
-                                       "topics": len(metadata.topics)})
+    return CheckOut(
+        status="ok",
+        info={
+            "bootstrap_servers": bootstrap,
+            "brokers": len(metadata.brokers),
+            "topics": len(metadata.topics),
+        },
+    )
 
 
 def _flink_check(url: str) -> CheckOut:
@@ -61,8 +69,9 @@ def _flink_check(url: str) -> CheckOut:
     return CheckOut(status="ok", info={"rest_url": url, "jobs": len(jobs), "running": running})
 
 
-async def _streaming(setting: str | None, variable: str, check: Callable[[str], CheckOut]
-                     ) -> CheckOut:
+async def _streaming(
+    setting: str | None, variable: str, check: Callable[[str], CheckOut]
+) -> CheckOut:
     if setting is None:
         return CheckOut(status="disabled", detail=f"{variable} is not set")
     try:
@@ -71,8 +80,11 @@ async def _streaming(setting: str | None, variable: str, check: Callable[[str], 
         return CheckOut(status="degraded", detail=f"{setting}: {type(exc).__name__}: {exc}")
 
 
-@router.get("/health", response_model=HealthOut,
-            responses={503: {"model": HealthOut, "description": "Degraded"}})
+@router.get(
+    "/health",
+    response_model=HealthOut,
+    responses={503: {"model": HealthOut, "description": "Degraded"}},
+)
 async def health(services: ServicesDep) -> HealthOut | JSONResponse:
     """Liveness and the state of each dependency."""
     settings = services.settings
@@ -83,13 +95,18 @@ async def health(services: ServicesDep) -> HealthOut | JSONResponse:
         "workers": CheckOut(status="ok", info=services.runner.describe()),
         "cache": CheckOut(status="ok", info={"backend": services.cache.name}),
         "redis": _not_served("Redis", settings.redis_url, "REDIS_URL"),
-        "kafka": await _streaming(settings.kafka_bootstrap_servers, "KAFKA_BOOTSTRAP_SERVERS",
-                                  _kafka_check),
+        "kafka": await _streaming(
+            settings.kafka_bootstrap_servers, "KAFKA_BOOTSTRAP_SERVERS", _kafka_check
+        ),
         "flink": await _streaming(settings.flink_rest_url, "FLINK_REST_URL", _flink_check),
     }
     degraded = any(c.status == "degraded" for c in checks.values())
-    body = HealthOut(status="degraded" if degraded else "ok", version=__version__,
-                     engine_version=core.ENGINE_VERSION, checks=checks)
+    body = HealthOut(
+        status="degraded" if degraded else "ok",
+        version=__version__,
+        engine_version=core.ENGINE_VERSION,
+        checks=checks,
+    )
     if degraded:
         return JSONResponse(body.model_dump(mode="json"), status_code=503)
     return body

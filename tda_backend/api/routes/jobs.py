@@ -30,11 +30,20 @@ CANCEL_WAIT_S = 2.0
 
 def job_out(job: Job) -> JobOut:
     return JobOut(
-        job_id=job.id, status=cast(JobStatus, job.status),
-        algorithm=cast(Algorithm, job.algorithm), data_id=job.data_id, params=job.params,
-        progress=job.progress, error=job.error, attempts=job.attempts, reused=job.reused,
-        cancel_requested=job.cancel_requested, request_id=job.request_id,
-        created_at=job.created_at, started_at=job.started_at, finished_at=job.finished_at,
+        job_id=job.id,
+        status=cast(JobStatus, job.status),
+        algorithm=cast(Algorithm, job.algorithm),
+        data_id=job.data_id,
+        params=job.params,
+        progress=job.progress,
+        error=job.error,
+        attempts=job.attempts,
+        reused=job.reused,
+        cancel_requested=job.cancel_requested,
+        request_id=job.request_id,
+        created_at=job.created_at,
+        started_at=job.started_at,
+        finished_at=job.finished_at,
         result_url=f"{API_PREFIX}/tda/results/{job.id}" if job.status == "succeeded" else None,
     )
 
@@ -45,8 +54,12 @@ _SUBMIT_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 async def _submit(
-    algorithm: Algorithm, body: ComputeRequest, response: Response, services: ServicesDep,
-    owner: str | None, request_id: str | None,
+    algorithm: Algorithm,
+    body: ComputeRequest,
+    response: Response,
+    services: ServicesDep,
+    owner: str | None,
+    request_id: str | None,
 ) -> JobOut:
     job = await services.submitter.submit(algorithm, body, owner=owner, request_id=request_id)
     response.headers["Location"] = f"{API_PREFIX}/tda/jobs/{job.id}"
@@ -55,7 +68,10 @@ async def _submit(
 
 @router.post("/compute/vietoris-rips", status_code=202, responses=_SUBMIT_RESPONSES)
 async def compute_vietoris_rips(
-    body: VietorisRipsRequest, response: Response, services: ServicesDep, owner: OwnerDep,
+    body: VietorisRipsRequest,
+    response: Response,
+    services: ServicesDep,
+    owner: OwnerDep,
     request_id: RequestIdDep,
 ) -> JobOut:
     """Queue a Vietoris-Rips persistence computation on an uploaded point cloud or distance
@@ -66,7 +82,10 @@ async def compute_vietoris_rips(
 
 @router.post("/compute/alpha-complex", status_code=202, responses=_SUBMIT_RESPONSES)
 async def compute_alpha_complex(
-    body: AlphaComplexRequest, response: Response, services: ServicesDep, owner: OwnerDep,
+    body: AlphaComplexRequest,
+    response: Response,
+    services: ServicesDep,
+    owner: OwnerDep,
     request_id: RequestIdDep,
 ) -> JobOut:
     """Queue an alpha-complex persistence computation on an uploaded point cloud."""
@@ -75,7 +94,8 @@ async def compute_alpha_complex(
 
 @router.get("/jobs")
 async def list_jobs(
-    services: ServicesDep, owner: OwnerDep,
+    services: ServicesDep,
+    owner: OwnerDep,
     status: Annotated[JobStatus | None, Query(description="only jobs in this status")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=10**9)] = 0,

@@ -11,8 +11,11 @@ router = APIRouter(tags=["metrics"])
 log = get_logger(__name__)
 
 
-@router.get("/metrics", response_class=Response, responses={
-    200: {"description": "Prometheus text format", "content": {"text/plain": {}}}})
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={200: {"description": "Prometheus text format", "content": {"text/plain": {}}}},
+)
 async def metrics(services: ServicesDep) -> Response:
     """Requests, latencies, jobs by status and algorithm, job durations, queue depth."""
     try:

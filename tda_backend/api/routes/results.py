@@ -26,8 +26,10 @@ _NAMES = {"vietoris-rips": "Vietoris-Rips", "alpha-complex": "Alpha complex"}
 
 def _file(media_type: str, description: str) -> dict[int | str, dict[str, Any]]:
     schema = {"type": "string", "format": "binary"} if "octet" in media_type else {"type": "string"}
-    return {200: {"description": description, "content": {media_type: {"schema": schema}}},
-            **_ERRORS}
+    return {
+        200: {"description": description, "content": {media_type: {"schema": schema}}},
+        **_ERRORS,
+    }
 
 
 def _attachment(name: str) -> dict[str, str]:
@@ -43,48 +45,70 @@ async def get_result(job_id: str, services: ServicesDep, owner: OwnerDep) -> Res
     return Response(with_job_fields(document, job), media_type="application/json")
 
 
-@router.get("/{job_id}/csv", response_class=Response, responses=_file(
-    "text/csv", "One row per pair: dimension,birth,death (death inf when essential)"))
+@router.get(
+    "/{job_id}/csv",
+    response_class=Response,
+    responses=_file(
+        "text/csv", "One row per pair: dimension,birth,death (death inf when essential)"
+    ),
+)
 async def get_result_csv(job_id: str, services: ServicesDep, owner: OwnerDep) -> Response:
     """The diagrams as CSV."""
     job = await services.repo.get_job(job_id, owner)
     document = await services.results.document(job)
-    return Response(diagrams_csv(document), media_type="text/csv",
-                    headers=_attachment(f"{job_id}.csv"))
+    return Response(
+        diagrams_csv(document), media_type="text/csv", headers=_attachment(f"{job_id}.csv")
+    )
 
 
-@router.get("/{job_id}/npz", response_class=Response, responses=_file(
-    "application/octet-stream", "NumPy .npz: dgm_<k> arrays (n, 2), betti, metadata (JSON)"))
+@router.get(
+    "/{job_id}/npz",
+    response_class=Response,
+    responses=_file(
+        "application/octet-stream", "NumPy .npz: dgm_<k> arrays (n, 2), betti, metadata (JSON)"
+    ),
+)
 async def get_result_npz(job_id: str, services: ServicesDep, owner: OwnerDep) -> Response:
     """The diagrams as a NumPy archive (``numpy.load(f)["dgm_1"]``)."""
     job = await services.repo.get_job(job_id, owner)
     document = await services.results.document(job)
     content = await asyncio.to_thread(diagrams_npz, document)
-    return Response(content, media_type="application/octet-stream",
-                    headers=_attachment(f"{job_id}.npz"))
+    return Response(
+        content, media_type="application/octet-stream", headers=_attachment(f"{job_id}.npz")
+    )
 
 
-@router.get("/{job_id}/diagram.svg", response_class=Response, responses=_file(
-    "image/svg+xml", "The persistence diagram"))
+@router.get(
+    "/{job_id}/diagram.svg",
+    response_class=Response,
+    responses=_file("image/svg+xml", "The persistence diagram"),
+)
 async def get_result_diagram(job_id: str, services: ServicesDep, owner: OwnerDep) -> Response:
     """The persistence diagram as an SVG picture."""
     job = await services.repo.get_job(job_id, owner)
     document = await services.results.document(job)
     svg = await asyncio.to_thread(
-        render.persistence_diagram_svg, document["diagrams"],
-        f"{_NAMES[job.algorithm]} persistence diagram", f"job {job.id}",
+        render.persistence_diagram_svg,
+        document["diagrams"],
+        f"{_NAMES[job.algorithm]} persistence diagram",
+        f"job {job.id}",
     )
     return Response(svg, media_type="image/svg+xml")
 
 
-@router.get("/{job_id}/barcode.svg", response_class=Response, responses=_file(
-    "image/svg+xml", "The barcode"))
+@router.get(
+    "/{job_id}/barcode.svg",
+    response_class=Response,
+    responses=_file("image/svg+xml", "The barcode"),
+)
 async def get_result_barcode(job_id: str, services: ServicesDep, owner: OwnerDep) -> Response:
     """The barcode as an SVG picture."""
     job = await services.repo.get_job(job_id, owner)
     document = await services.results.document(job)
     svg = await asyncio.to_thread(
-        render.barcode_svg, document["diagrams"], f"{_NAMES[job.algorithm]} barcode",
+        render.barcode_svg,
+        document["diagrams"],
+        f"{_NAMES[job.algorithm]} barcode",
         f"job {job.id}",
     )
     return Response(svg, media_type="image/svg+xml")

@@ -27,8 +27,10 @@ _NOT_CONFIGURED = (
     " (KAFKA_BOOTSTRAP_SERVERS, FLINK_REST_URL)"
 )
 _RESPONSES: dict[int | str, dict[str, object]] = {
-    503: {"model": ErrorOut,
-          "description": "Streaming is not configured, or the Kafka broker is unreachable"},
+    503: {
+        "model": ErrorOut,
+        "description": "Streaming is not configured, or the Kafka broker is unreachable",
+    },
 }
 
 
@@ -58,11 +60,17 @@ async def publish(body: PublishRequest, settings: SettingsDep) -> PublishRespons
     messages = [
         OutgoingMessage(
             key=event.stream_id.encode(),
-            value=json.dumps({
-                "stream_id": event.stream_id, "point": event.point,
-                "timestamp": event.timestamp if event.timestamp is not None else ingested_ms / 1000,
-                "ingested_ms": ingested_ms,
-            }, separators=(",", ":")).encode(),
+            value=json.dumps(
+                {
+                    "stream_id": event.stream_id,
+                    "point": event.point,
+                    "timestamp": event.timestamp
+                    if event.timestamp is not None
+                    else ingested_ms / 1000,
+                    "ingested_ms": ingested_ms,
+                },
+                separators=(",", ":"),
+            ).encode(),
         )
         for event in body.events
     ]
@@ -71,10 +79,13 @@ async def publish(body: PublishRequest, settings: SettingsDep) -> PublishRespons
     except BrokerUnavailableError as exc:
         raise HTTPException(503, f"events not published: {exc}; retry later") from exc
     return PublishResponse(
-        published=len(deliveries), topic=topic,
+        published=len(deliveries),
+        topic=topic,
         streams=dict(Counter(event.stream_id for event in body.events)),
-        partitions=[PartitionOffsets(partition=p, count=c, first_offset=f, last_offset=last)
-                    for p, (c, f, last) in sorted(partition_ranges(deliveries).items())],
+        partitions=[
+            PartitionOffsets(partition=p, count=c, first_offset=f, last_offset=last)
+            for p, (c, f, last) in sorted(partition_ranges(deliveries).items())
+        ],
     )
 
 
