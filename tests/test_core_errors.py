@@ -136,10 +136,6 @@ def test_index_overflow_is_a_resource_error(n: int, maxdim: int) -> None:
     assert time.monotonic() - start < 10
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a nonzero diagonal entry of a sparse matrix is ignored (dense input refuses it)",
-)
 def test_sparse_nonzero_diagonal_is_refused() -> None:
     # ripser.py and giotto-ph read the diagonal as vertex births; ignoring it silently would
     # give their users a different answer.

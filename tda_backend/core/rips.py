@@ -115,6 +115,14 @@ def _rips_input(
             raise ValueError("the sparse distance matrix has a non-finite value")
         if (values < 0).any():
             raise ValueError("the sparse distance matrix has a negative value")
+        on_diagonal = (coo.row == coo.col) & (values != 0)
+        if on_diagonal.any():
+            k = int(np.argmax(on_diagonal))
+            raise ValueError(
+                f"the sparse distance matrix has a nonzero diagonal entry ({coo.row[k]},"
+                f" {coo.col[k]}) = {values[k]}; vertices are born at 0 (diagonal entries must"
+                " be 0 or absent)"
+            )
         return _core.rips_input_from_sparse(
             int(n),
             np.ascontiguousarray(coo.row, dtype=np.int64),
