@@ -18,8 +18,9 @@ CLANG_TIDY   ?= clang-tidy
 CLANG_TIDY_ARGS ?= --quiet --extra-arg=-std=c++2b
 PYTEST_ARGS  ?=
 
-# What `make run` runs.
-RUN_CMD ?= $(BIN)/tda-ph --format lower-distance --dim 2 $(DATASETS)/sphere_3_192.lower_distance_matrix
+# What `make run` runs: the API on the embedded default (SQLite and files under ./var,
+# in-process workers) at http://127.0.0.1:8000 until Ctrl-C.
+RUN_CMD ?= $(BIN)/tda-server
 
 CPP_FILES  = $(shell find cpp \( -name '*.hpp' -o -name '*.cpp' \) -print 2>/dev/null | LC_ALL=C sort)
 TIDY_FILES = $(wildcard cpp/src/*.cpp cpp/cli/*.cpp)
