@@ -2,7 +2,9 @@
 # Brings a machine to the state `make run` and `make test` need, and does nothing when it is there:
 #   1. the Debian packages of the C++ build and the tools (apt-get update only when one is missing),
 #   2. a virtualenv at .venv made from python3.11 on PATH,
-#   3. `pip install -e .[dev]`, repeated only when pyproject.toml or the C++ sources changed.
+#   3. `pip install -e .[dev,streaming]`, repeated only when pyproject.toml or the C++ sources changed.
+# The streaming extra (PyFlink) and Java 17 + Maven (which fetch and run Kafka and Flink) are part
+# of it because the integration tests start real Kafka and Flink servers: nothing is optional.
 # Step 3 builds in build/<wheel tag> (pyproject.toml), so a repeat recompiles only what changed.
 set -euo pipefail
 
@@ -15,12 +17,14 @@ if ! command -v "$PYTHON" >/dev/null && command -v python3 >/dev/null &&
   PYTHON=python3
 fi
 STAMP_DIR=$VENV/.bootstrap
+EXTRAS=dev,streaming
 APT_PACKAGES=(
   build-essential cmake ninja-build
   libfmt-dev libcli11-dev libcgal-dev libeigen3-dev libgmp-dev libmpfr-dev libboost-dev libtbb-dev
   libgtest-dev libbenchmark-dev
   clang-format clang-tidy
   ripser
+  openjdk-17-jdk-headless maven
 )
 # Both cores at most: the machines are small and shared.
 export CMAKE_BUILD_PARALLEL_LEVEL=${CMAKE_BUILD_PARALLEL_LEVEL:-2}
@@ -79,7 +83,7 @@ make_venv() {
 install_package() {
   local pip=("$VENV/bin/python" -m pip install -q --disable-pip-version-check)
   local deps_hash inputs_hash
-  deps_hash=$(sha256sum pyproject.toml | cut -d' ' -f1)
+  deps_hash=$({ cat pyproject.toml; echo "$EXTRAS"; } | sha256sum | cut -d' ' -f1)
   inputs_hash=$(build_inputs_hash)
   mkdir -p "$STAMP_DIR"
   if [[ $(cat "$STAMP_DIR/deps" 2>/dev/null) == "$deps_hash" &&
@@ -90,9 +94,13 @@ install_package() {
   # build would see nanobind in a new temporary directory each time); so the build requirements
   # go into the venv first.
   if [[ $(cat "$STAMP_DIR/deps" 2>/dev/null) != "$deps_hash" ]]; then
-    say "installing the build requirements and tda-platform with its dev extras"
-    "${pip[@]}" "scikit-build-core>=0.10" "nanobind>=2.0"
-    "${pip[@]}" --no-build-isolation -e ".[dev]"
+    say "installing the build requirements and tda-platform with its extras ($EXTRAS)"
+    # setuptools and wheel build the dependencies published only as sources (apache-beam's
+    # crcmod, dill, docopt), which also build without isolation here.
+    "${pip[@]}" "scikit-build-core>=0.10" "nanobind>=2.0" setuptools wheel
+    # One resolution for everything: apache-flink pins apache-beam, pandas, pyarrow and numpy
+    # below their newest releases, and the resolver picks versions every package accepts.
+    "${pip[@]}" --no-build-isolation -e ".[$EXTRAS]"
   else
     say "C++ sources changed: rebuilding the extension and tda-ph"
     "${pip[@]}" --no-build-isolation --no-deps -e .
