@@ -39,7 +39,8 @@ def diagrams_from_json(document: dict[str, list[list[float | None]]]) -> list[Fl
 
 
 def _finite(diagram: FloatArray) -> FloatArray:
-    return diagram[np.isfinite(diagram[:, 1])]
+    finite: FloatArray = diagram[np.isfinite(diagram[:, 1])]
+    return finite
 
 
 def persistent_entropy(diagram: FloatArray) -> float:

@@ -25,6 +25,9 @@ from tda_backend.services.errors import (
 )
 
 FloatArray = npt.NDArray[np.float64]
+# numpy.lib.format has type hints only from NumPy 2.2 on, and apache-flink's pins (the streaming
+# extra) keep NumPy at 2.1: used through Any, it type-checks the same under both.
+_npy_format: Any = np.lib.format
 
 NPY_MAGIC = b"\x93NUMPY"
 _EXTENSIONS: dict[str, SourceFormat] = {
@@ -138,11 +141,11 @@ def _rows_to_array(rows: list[Any], field: str) -> FloatArray:
 def _parse_npy(content: bytes) -> FloatArray:
     stream = io.BytesIO(content)
     try:
-        version = np.lib.format.read_magic(stream)
+        version = _npy_format.read_magic(stream)
         if version == (1, 0):
-            shape, fortran_order, dtype = np.lib.format.read_array_header_1_0(stream)
+            shape, fortran_order, dtype = _npy_format.read_array_header_1_0(stream)
         else:
-            shape, fortran_order, dtype = np.lib.format.read_array_header_2_0(stream)
+            shape, fortran_order, dtype = _npy_format.read_array_header_2_0(stream)
     except ValueError as exc:
         raise InvalidInputError(f"file: not a valid .npy file ({exc})", field="file") from None
     if dtype.hasobject:
@@ -292,7 +295,7 @@ def _check_distance_matrix(matrix: FloatArray) -> None:
 def to_npy_bytes(array: FloatArray) -> bytes:
     """The canonical stored form: little-endian float64, C order, .npy version 1.0."""
     buffer = io.BytesIO()
-    np.lib.format.write_array(
+    _npy_format.write_array(
         buffer, np.ascontiguousarray(array, dtype="<f8"), version=(1, 0), allow_pickle=False
     )
     return buffer.getvalue()
