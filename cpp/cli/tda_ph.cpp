@@ -128,9 +128,7 @@ int run(const Arguments& args) {
   return 0;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int parse_and_run(int argc, char** argv) {
   CLI::App app{"tda-ph: persistent homology of Vietoris-Rips and alpha complexes"};
   Arguments args;
   app.add_option("--format", args.format,
@@ -152,10 +150,18 @@ int main(int argc, char** argv) {
                "with --output json, list each pair's birth and death simplices");
   app.add_option("file", args.file, "input file (standard input when omitted)");
   CLI11_PARSE(app, argc, argv);
+  return run(args);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
   try {
-    return run(args);
+    return parse_and_run(argc, argv);
   } catch (const std::exception& e) {
     std::cerr << "tda-ph: error: " << e.what() << '\n';
-    return 1;
+  } catch (...) {
+    std::cerr << "tda-ph: error: unknown failure\n";
   }
+  return 1;
 }

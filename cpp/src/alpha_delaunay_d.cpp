@@ -51,7 +51,7 @@ constexpr double kInsideMargin = 1e-10;
 // alpha values, and records the incidences (upper.facets, or top_cofaces when upper is the top).
 void derive_faces(SimplexLayer& upper, SimplexLayer& lower, std::vector<index_t>* top_cofaces,
                   const double* coordinates, std::size_t dim, const Control& control) {
-  const std::size_t k = static_cast<std::size_t>(upper.dim);
+  const auto k = static_cast<std::size_t>(upper.dim);
   const std::size_t face_width = k;  // vertices of a (k-1)-face
   const std::size_t count = upper.size();
   const std::size_t incidences = count * (k + 1);

@@ -60,7 +60,6 @@ class Binomials {
 
 // Z/2: every nonzero coefficient is 1, so entries carry no coefficient bits.
 struct BinaryField {
-  static constexpr unsigned coefficient_bits = 0;
   [[nodiscard]] static coefficient_t add(coefficient_t a, coefficient_t b) noexcept {
     return a ^ b;
   }
