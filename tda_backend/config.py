@@ -32,7 +32,18 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         None, description="SQLAlchemy async URL; unset = SQLite file under DATA_DIR"
     )
-    redis_url: str | None = None
+    redis_url: str | None = Field(
+        None, description="redis://...; set = Redis result cache and job queue for tda-worker"
+    )
+    redis_prefix: str = Field(
+        "tda:", description="prefix of this deployment's Redis keys (queue, cache, locks)"
+    )
+    blob_store: Literal["auto", "files", "database"] = Field(
+        "auto",
+        description="auto = files under DATA_DIR on the embedded SQLite, the database otherwise",
+    )
+    database_pool_size: int = Field(10, ge=1, description="connections kept open per process")
+    database_max_overflow: int = Field(10, ge=0, description="extra connections under load")
 
     # Streaming (filled in by the streaming issue)
     kafka_bootstrap_servers: str | None = None
@@ -64,6 +75,13 @@ class Settings(BaseSettings):
         15.0, gt=0, description="a running job whose heartbeat is older than this is recovered"
     )
     cache_max_items: int = Field(256, ge=0, description="results kept in the in-memory cache")
+    cache_ttl_s: float = Field(3600.0, gt=0, description="how long Redis keeps a cached result")
+    queue_sweep_s: float = Field(
+        2.0,
+        gt=0,
+        description="with Redis: how often queued jobs are sent again and dead workers' jobs"
+        " recovered",
+    )
 
     # Access
     api_keys: str | None = Field(None, description="comma-separated; unset = open access")
@@ -95,6 +113,12 @@ class Settings(BaseSettings):
         if self.database_url is not None:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'tda.db').resolve()}"
+
+    @property
+    def blobs_in_database(self) -> bool:
+        if self.blob_store == "auto":
+            return not self.embedded_database
+        return self.blob_store == "database"
 
     @property
     def blob_dir(self) -> Path:

@@ -1,8 +1,9 @@
 """``tda-server``: the HTTP API under uvicorn.
 
 Settings come from the environment or ``.env`` (``API_HOST``, ``API_PORT``, ``API_WORKERS``, ...);
-command-line options override them. On the embedded default the schema is migrated before the
-first request, and jobs run on worker threads inside each server process.
+command-line options override them. The schema is migrated before the first request. On the
+embedded default jobs run on worker threads inside each server process; with ``REDIS_URL`` set the
+server only enqueues them for ``tda-worker`` processes.
 """
 
 from __future__ import annotations
@@ -42,10 +43,10 @@ def main(argv: list[str] | None = None) -> None:
     host = args.host or settings.api_host
     port = settings.api_port if args.port is None else args.port
     workers = args.workers or settings.api_workers
+    # Once here rather than racing in every worker process.
     if settings.embedded_database:
-        # Once here rather than racing in every worker process.
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        database.upgrade(settings.resolved_database_url)
+    database.upgrade(settings.resolved_database_url)
     log.info(
         "starting tda-server",
         host=host,

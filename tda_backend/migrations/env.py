@@ -16,6 +16,7 @@ _configured_url = config.get_main_option("sqlalchemy.url")
 if _configured_url is None:
     raise RuntimeError("sqlalchemy.url is not set; run `python -m tda_backend.cli migrate`")
 url: str = _configured_url
+MIGRATION_LOCK_ID = 7_460_001  # an arbitrary constant of this project's own
 
 
 def run_offline() -> None:
@@ -36,6 +37,10 @@ def _run(connection: Connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
     )
+    if connection.dialect.name == "postgresql":
+        # Servers and workers starting together all migrate: one at a time, the others then
+        # find the schema current. Released when the migration's transaction ends.
+        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_ID})")
     with context.begin_transaction():
         context.run_migrations()
 

@@ -2,24 +2,30 @@
 
 Which implementation of each part is used is decided here and only here: the embedded default
 (SQLite file, blob directory, in-memory cache, in-process runner) or, when configured, the
-production ones.
+production ones: ``DATABASE_URL`` (PostgreSQL) also moves the blobs into the database, where every
+host reads them (``BLOB_STORE`` overrides that); ``REDIS_URL`` brings the Redis cache and the Redis
+job queue, on which servers only enqueue and ``tda-worker`` processes compute.
 """
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from typing import Literal
 
+from arq.connections import ArqRedis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from tda_backend.config import Settings
 from tda_backend.services import database
-from tda_backend.services.cache import Cache, MemoryCache
+from tda_backend.services.cache import Cache, MemoryCache, RedisCache
 from tda_backend.services.datasets import DatasetService
 from tda_backend.services.jobs import EmbeddedRunner, JobRunner, Submitter
+from tda_backend.services.queue import QueueRunner, connect
 from tda_backend.services.repository import Repository
 from tda_backend.services.results import ResultService
 from tda_backend.services.storage import BlobStore, FileBlobStore
+from tda_backend.services.storage_database import DatabaseBlobStore
 from tda_backend.services.telemetry import get_logger
 
 log = get_logger(__name__)
@@ -37,20 +43,45 @@ class Services:
     datasets: DatasetService
     submitter: Submitter
     results: ResultService
+    redis: ArqRedis | None = None
 
     @classmethod
-    async def start(cls, settings: Settings, *, run_workers: bool = True) -> Services:
+    async def start(
+        cls,
+        settings: Settings,
+        *,
+        run_workers: bool = True,
+        role: Literal["server", "worker"] = "server",
+    ) -> Services:
+        """``role`` matters with a Redis queue only: servers enqueue, workers compute."""
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         url = settings.resolved_database_url
         if settings.embedded_database:
             await database.upgrade_async(url)
-        engine = database.create_engine(url)
+        engine = database.create_engine(
+            url,
+            pool_size=settings.database_pool_size,
+            max_overflow=settings.database_max_overflow,
+        )
         sessions = database.create_sessionmaker(engine)
         repo = Repository(sessions)
-        blobs = FileBlobStore(settings.blob_dir)
-        blobs.remove_stale_temporaries()
-        cache = MemoryCache(settings.cache_max_items)
-        runner = EmbeddedRunner(settings, repo, blobs, cache)
+        blobs: BlobStore
+        if settings.blobs_in_database:
+            blobs = DatabaseBlobStore(sessions, asyncio.get_running_loop())
+        else:
+            files = FileBlobStore(settings.blob_dir)
+            files.remove_stale_temporaries()
+            blobs = files
+        redis: ArqRedis | None = None
+        cache: Cache
+        runner: JobRunner
+        if settings.redis_url is not None:
+            redis = connect(settings)
+            cache = RedisCache(redis, settings.redis_prefix, settings.cache_ttl_s)
+            runner = QueueRunner(settings, repo, blobs, cache, redis, consume=role == "worker")
+        else:
+            cache = MemoryCache(settings.cache_max_items)
+            runner = EmbeddedRunner(settings, repo, blobs, cache)
         services = cls(
             settings=settings,
             engine=engine,
@@ -62,6 +93,7 @@ class Services:
             datasets=DatasetService(settings, repo, blobs),
             submitter=Submitter(settings, repo, blobs, runner),
             results=ResultService(repo, blobs, cache),
+            redis=redis,
         )
         if run_workers:
             await runner.start()
@@ -71,11 +103,14 @@ class Services:
             data_dir=str(settings.data_dir.resolve()),
             runner=runner.name,
             cache=cache.name,
+            blobs=blobs.name,
         )
         return services
 
     async def stop(self) -> None:
         await self.runner.stop()
+        if self.redis is not None:
+            await self.redis.aclose(close_connection_pool=True)
         await self.engine.dispose()
         if self.settings.kafka_bootstrap_servers is not None:
             from tda_backend.kafka.producer import close_publishers

@@ -33,9 +33,12 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def create_engine(url: str) -> AsyncEngine:
+def create_engine(url: str, *, pool_size: int = 5, max_overflow: int = 10) -> AsyncEngine:
     if not is_sqlite(url):
-        return create_async_engine(url, pool_pre_ping=True)
+        # A pool per process; pre-ping replaces connections a database restart has broken.
+        return create_async_engine(
+            url, pool_pre_ping=True, pool_size=pool_size, max_overflow=max_overflow
+        )
     sqlite_path = make_url(url).database
     if sqlite_path:
         Path(sqlite_path).parent.mkdir(parents=True, exist_ok=True)

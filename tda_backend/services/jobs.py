@@ -3,8 +3,9 @@
 The database is the queue's record: a job is queued by inserting its row, started by a conditional
 update that only one worker can win, kept alive by heartbeats, and finished by another conditional
 update. ``JobRunner`` is the scheduling interface; ``EmbeddedRunner`` (the default) runs jobs on a
-pool of threads inside the server process. A distributed runner (Redis queue, separate
-``tda-worker`` processes) implements the same interface and reuses ``Executor`` for the work.
+pool of threads inside the server process. ``tda_backend.services.queue.QueueRunner`` (production
+mode: a Redis queue, separate ``tda-worker`` processes) implements the same interface and reuses
+``Executor`` for the work.
 """
 
 from __future__ import annotations
@@ -103,8 +104,8 @@ class JobRunner(Protocol):
 
     async def stop(self) -> None: ...
 
-    def notify(self) -> None:
-        """A job was queued."""
+    async def enqueue(self, job: Job) -> None:
+        """``job`` was queued: have a worker claim it. Must not raise: the row is the record."""
 
     def cancel(self, job_id: str) -> None:
         """Stop ``job_id`` now if it runs here; the database flag reaches it anywhere else."""
@@ -171,7 +172,7 @@ class Submitter:
             data_id=dataset.id,
         )
         if reusable is None:
-            self.runner.notify()
+            await self.runner.enqueue(job)
         elif self.settings.kafka_bootstrap_servers is not None:
             document = await asyncio.to_thread(self.blobs.get, reusable.blob_sha256)
             publish_features_later(self.settings, job.id, document)
@@ -208,7 +209,8 @@ class Executor:
     pool: ThreadPoolExecutor
     active: dict[str, _Active] = field(default_factory=dict)
 
-    async def run(self, job: Job) -> None:
+    async def run(self, job: Job) -> str:
+        """Run ``job`` to an end; return how it ended (a status, or "requeued" or "lost")."""
         with structlog.contextvars.bound_contextvars(job_id=job.id, request_id=job.request_id):
             started = time.monotonic()
             log.info(
@@ -225,6 +227,7 @@ class Executor:
                 JOBS_FINISHED.labels(job.algorithm, status).inc()
                 JOB_DURATION.labels(job.algorithm, status).observe(elapsed)
             log.info("job ended", status=status, duration_s=round(elapsed, 3))
+            return status
 
     async def _finish(self, job: Job, status: str, error: str | None = None) -> None:
         with contextlib.suppress(Exception):
@@ -314,7 +317,7 @@ class Executor:
                         duration_s=duration,
                     )
                 )
-                self.cache.set(job.result_key, document)
+                await self.cache.set(job.result_key, document)
         reason = active.reason
         if reason == "lost":
             return "lost"
@@ -450,6 +453,9 @@ class EmbeddedRunner:
 
     def notify(self) -> None:
         self._wakeups.put_nowait(None)
+
+    async def enqueue(self, job: Job) -> None:
+        self.notify()
 
     def cancel(self, job_id: str) -> None:
         active = self.executor.active.get(job_id)

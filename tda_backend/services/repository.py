@@ -134,6 +134,38 @@ class Repository:
                     return await session.get(Job, job_id, populate_existing=True)
         return None
 
+    async def claim(self, job_id: str, worker: str) -> Job | None:
+        """Start ``job_id`` for ``worker`` if it is still queued; None when it is not."""
+        now = utcnow()
+        async with self._sessions.begin() as session:
+            claimed = await session.execute(
+                update(Job)
+                .where(Job.id == job_id, Job.status == "queued")
+                .values(
+                    status="running",
+                    worker=worker,
+                    attempts=Job.attempts + 1,
+                    started_at=now,
+                    heartbeat_at=now,
+                    progress=0.0,
+                    error=None,
+                )
+            )
+            if _rowcount(claimed) != 1:
+                return None
+            return await session.get(Job, job_id, populate_existing=True)
+
+    async def queued_jobs(self, created_before: datetime, limit: int) -> list[tuple[str, int]]:
+        """``(id, attempts)`` of the oldest queued jobs created before ``created_before``."""
+        async with self._sessions() as session:
+            rows = await session.execute(
+                select(Job.id, Job.attempts)
+                .where(Job.status == "queued", Job.created_at < created_before)
+                .order_by(Job.created_at, Job.id)
+                .limit(limit)
+            )
+            return [(job_id, int(attempts)) for job_id, attempts in rows]
+
     async def heartbeat(self, job_id: str, worker: str, progress: float) -> bool | None:
         """Record liveness and progress. Returns whether a cancel was requested; None if the job
         is no longer this worker's."""

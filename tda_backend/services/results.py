@@ -32,14 +32,14 @@ class ResultService:
                 f"job_id: job {job.id} is {job.status}{detail}; a result exists once it has"
                 " succeeded"
             )
-        cached = self.cache.get(job.result_key)
+        cached = await self.cache.get(job.result_key)
         if cached is not None:
             return cached
         result = await self.repo.find_result(job.result_key)
         if result is None:
             raise ConflictError(f"job_id: the result of job {job.id} is missing; compute it again")
         document = await asyncio.to_thread(self.blobs.get, result.blob_sha256)
-        self.cache.set(job.result_key, document)
+        await self.cache.set(job.result_key, document)
         return document
 
     async def document(self, job: Job) -> dict[str, Any]:

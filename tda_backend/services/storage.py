@@ -23,6 +23,8 @@ class BlobNotFound(LookupError):
 
 
 class BlobStore(Protocol):
+    name: str
+
     def put(self, data: bytes) -> str:
         """Store ``data``; return its SHA-256 hex digest."""
 
@@ -41,6 +43,8 @@ def sha256_hex(data: bytes) -> str:
 
 class FileBlobStore:
     """Blobs as files ``<root>/<aa>/<bb>/<sha256>`` with writes made atomic by rename."""
+
+    name = "files"
 
     def __init__(self, root: Path) -> None:
         self.root = root

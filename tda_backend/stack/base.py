@@ -238,3 +238,23 @@ def maven_classpath(pom: Path, output: Path) -> list[str]:
         output.unlink()
         return maven_classpath(pom, output)
     return entries
+
+
+# --- Debian packages -------------------------------------------------------------------------
+
+
+def apt_install(packages: Sequence[str], *, what: str) -> None:
+    """Install Debian ``packages`` (``apt-get update`` first); StackError if that is impossible."""
+    listed = " ".join(packages)
+    apt = shutil.which("apt-get")
+    if apt is None or os.geteuid() != 0:
+        raise StackError(f"{what} is not installed; install it with: apt-get install {listed}")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    # Another apt run (a second tda-stack, the bootstrap script) may hold the lock for a while.
+    wait_lock = ["-o", "DPkg::Lock::Timeout=600"]
+    run([apt, *wait_lock, "update", "-qq"], what="apt-get update", env=env)
+    run(
+        [apt, *wait_lock, "install", "-y", "-qq", "--no-install-recommends", *packages],
+        what=f"installing {listed}",
+        env=env,
+    )

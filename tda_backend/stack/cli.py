@@ -16,6 +16,8 @@ from tda_backend.stack.base import Service, StackContext, StackError
 
 # name -> "module:Class", imported only when the service is asked for.
 SERVICES: dict[str, str] = {
+    "postgres": "tda_backend.stack.postgres:Postgres",
+    "redis": "tda_backend.stack.redis:Redis",
     "kafka": "tda_backend.stack.kafka:Kafka",
     "flink": "tda_backend.stack.flink:Flink",
 }

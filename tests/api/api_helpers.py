@@ -4,16 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import io
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import numpy as np
+from fastapi import FastAPI
 
+from tda_backend.api.app import create_app
 from tda_backend.config import Settings
+from tda_backend.services.container import Services
 
 TERMINAL = {"succeeded", "failed", "cancelled"}
+
+# Settings of the backend the current test runs on (conftest's `backend` fixture fills it): empty
+# for the embedded default; PostgreSQL and Redis URLs for the production mode.
+BACKEND_SETTINGS: dict[str, Any] = {}
 
 
 def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
@@ -27,8 +35,41 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
         "kafka_bootstrap_servers": None,
         "flink_rest_url": None,
     }
+    values.update(BACKEND_SETTINGS)
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@asynccontextmanager
+async def serving(settings: Settings) -> AsyncIterator[FastAPI]:
+    """The app with its lifespan run. In production mode a worker (``tda-worker``'s services, in
+    this process) computes the jobs the app puts on the Redis queue, on ``JOB_WORKERS`` threads."""
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        if settings.redis_url is None or settings.job_workers == 0:
+            yield application
+            return
+        worker = await Services.start(settings, role="worker")
+        try:
+            yield application
+        finally:
+            await worker.stop()
+
+
+async def stored_blobs(app: FastAPI) -> int:
+    """How many blobs the app's store holds, whichever store it is."""
+    services: Services = app.state.services
+    if services.blobs.name == "files":
+        root = services.settings.blob_dir
+        return sum(
+            1 for p in root.rglob("*") if p.is_file() and p.relative_to(root).parts[0] != "tmp"
+        )
+    from sqlalchemy import func, select
+
+    from tda_backend.models.tables import Blob
+
+    async with services.sessions() as session:
+        return int(await session.scalar(select(func.count()).select_from(Blob)) or 0)
 
 
 def npy_bytes(array: np.ndarray) -> bytes:

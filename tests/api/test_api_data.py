@@ -5,13 +5,13 @@ from __future__ import annotations
 import io
 import json
 import pickle
-from pathlib import Path
 from typing import Any
 
 import httpx
 import numpy as np
 import pytest
-from api_helpers import detail_text, npy_bytes
+from api_helpers import detail_text, npy_bytes, stored_blobs
+from fastapi import FastAPI
 
 from tda_backend.config import Settings
 
@@ -27,11 +27,6 @@ async def post_file(
     **form: str,
 ) -> httpx.Response:
     return await client.post(UPLOAD, files={"file": (name, content, content_type)}, data=form)
-
-
-def blob_files(settings: Settings) -> list[Path]:
-    root = settings.blob_dir
-    return [p for p in root.rglob("*") if p.is_file() and p.relative_to(root).parts[0] != "tmp"]
 
 
 @pytest.mark.parametrize(
@@ -95,13 +90,13 @@ async def test_distance_matrix(client: httpx.AsyncClient) -> None:
     assert body["dimension"] is None
 
 
-async def test_same_bytes_stored_once(client: httpx.AsyncClient, settings: Settings) -> None:
+async def test_same_bytes_stored_once(client: httpx.AsyncClient, app: FastAPI) -> None:
     first = await post_file(client, "a.csv", b"0,0\n1,1\n")
     second = await post_file(client, "b.csv", b"0,0\n1,1\n")
     assert first.status_code == second.status_code == 201
     assert first.json()["data_id"] != second.json()["data_id"]
     assert first.json()["sha256"] == second.json()["sha256"]
-    assert len(blob_files(settings)) == 1
+    assert await stored_blobs(app) == 1
 
 
 async def test_filename_is_only_a_label(client: httpx.AsyncClient, settings: Settings) -> None:
@@ -153,7 +148,7 @@ def _pickled_npy() -> bytes:
 )
 async def test_invalid_data_is_422_naming_the_problem(
     client: httpx.AsyncClient,
-    settings: Settings,
+    app: FastAPI,
     name: str,
     content: bytes,
     form: dict[str, str],
@@ -162,7 +157,7 @@ async def test_invalid_data_is_422_naming_the_problem(
     response = await post_file(client, name, content, **form)
     assert response.status_code == 422, response.text
     assert expected in detail_text(response)
-    assert blob_files(settings) == []
+    assert await stored_blobs(app) == 0
 
 
 @pytest.mark.parametrize(
@@ -231,14 +226,12 @@ class TestLimits:
     def settings_overrides(self) -> dict[str, Any]:
         return {"max_upload_mb": 0.05, "max_points": 100, "max_dimensions": 3}
 
-    async def test_too_large_upload_is_413(
-        self, client: httpx.AsyncClient, settings: Settings
-    ) -> None:
+    async def test_too_large_upload_is_413(self, client: httpx.AsyncClient, app: FastAPI) -> None:
         content = b"0.123456789,0.123456789\n" * 6000  # ~140 kB
         response = await post_file(client, "big.csv", content)
         assert response.status_code == 413
         assert "MAX_UPLOAD_MB" in detail_text(response)
-        assert blob_files(settings) == []
+        assert await stored_blobs(app) == 0
 
     async def test_too_large_chunked_upload_is_413(self, client: httpx.AsyncClient) -> None:
         async def chunks() -> Any:

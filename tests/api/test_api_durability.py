@@ -12,10 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from api_helpers import circle, make_settings, submit, upload_array, wait_for
+from api_helpers import circle, make_settings, serving, submit, upload_array, wait_for
 from sqlalchemy import update
 
-from tda_backend.api.app import create_app
 from tda_backend.models.tables import Job, utcnow
 from tda_backend.services.container import Services
 
@@ -24,8 +23,7 @@ from tda_backend.services.container import Services
 async def running_app(
     tmp_path: Path, **overrides: Any
 ) -> AsyncIterator[tuple[httpx.AsyncClient, Services]]:
-    app = create_app(make_settings(tmp_path, **overrides))
-    async with app.router.lifespan_context(app):
+    async with serving(make_settings(tmp_path, **overrides)) as app:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
             yield client, app.state.services

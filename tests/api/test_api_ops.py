@@ -6,7 +6,7 @@ import httpx
 from api_helpers import circle, submit, upload_array, wait_for
 
 
-async def test_health_reports_each_dependency(client: httpx.AsyncClient) -> None:
+async def test_health_reports_each_dependency(client: httpx.AsyncClient, backend: str) -> None:
     response = await client.get("/health")
     assert response.status_code == 200
     body = response.json()
@@ -14,8 +14,13 @@ async def test_health_reports_each_dependency(client: httpx.AsyncClient) -> None
     checks = body["checks"]
     for name in ("database", "blob_store", "engine", "workers", "cache"):
         assert checks[name]["status"] == "ok", name
-    assert checks["database"]["info"]["backend"] == "sqlite"
-    for name in ("redis", "kafka", "flink"):
+    production = backend == "production"
+    assert checks["database"]["info"]["backend"] == ("postgresql" if production else "sqlite")
+    assert checks["blob_store"]["info"]["backend"] == ("database" if production else "files")
+    assert checks["cache"]["info"]["backend"] == ("redis" if production else "memory")
+    assert checks["redis"]["status"] == ("ok" if production else "disabled")
+    assert checks["workers"]["info"]["runner"] == ("redis-queue" if production else "embedded")
+    for name in ("kafka", "flink"):
         assert checks[name]["status"] == "disabled", name
     assert body["engine_version"]
 

@@ -12,6 +12,8 @@ from hypothesis import HealthCheck, settings
 
 from tda_backend.api.app import create_app
 
+# The document is the same on every backend; the production mode runs the rest of tests/api.
+BACKENDS = ["embedded"]
 _DATA_DIR = Path(tempfile.mkdtemp(prefix="tda-schemathesis-"))
 _app = create_app(make_settings(_DATA_DIR, max_upload_mb=1.0))
 # /stream answers 503 "not configured" by design until streaming exists; tested elsewhere.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
@@ -35,15 +36,21 @@ async def _blob_store(services: ServicesDep) -> CheckOut:
         await asyncio.wait_for(asyncio.to_thread(services.blobs.check), CHECK_TIMEOUT_S)
     except Exception as exc:
         return CheckOut(status="degraded", detail=f"{type(exc).__name__}: {exc}")
-    return CheckOut(status="ok", info={"backend": "files"})
+    return CheckOut(status="ok", info={"backend": services.blobs.name})
 
 
-def _not_served(name: str, setting: str | None, variable: str) -> CheckOut:
-    if setting is None:
-        return CheckOut(status="disabled", detail=f"{variable} is not set")
-    return CheckOut(
-        status="degraded", detail=f"{variable} is set but this server does not use {name} yet"
-    )
+async def _redis(services: ServicesDep) -> CheckOut:
+    if services.redis is None:
+        return CheckOut(status="disabled", detail="REDIS_URL is not set")
+    info: dict[str, Any] = {"queue": f"{services.settings.redis_prefix}queue"}
+    try:
+        await asyncio.wait_for(services.redis.ping(), CHECK_TIMEOUT_S)
+        info["queued"] = await asyncio.wait_for(
+            services.redis.zcard(info["queue"]), CHECK_TIMEOUT_S
+        )
+    except Exception as exc:
+        return CheckOut(status="degraded", detail=f"{type(exc).__name__}: {exc}", info=info)
+    return CheckOut(status="ok", info=info)
 
 
 def _kafka_check(bootstrap: str) -> CheckOut:
@@ -94,7 +101,7 @@ async def health(services: ServicesDep) -> HealthOut | JSONResponse:
         "engine": CheckOut(status="ok", info={"version": core.ENGINE_VERSION}),
         "workers": CheckOut(status="ok", info=services.runner.describe()),
         "cache": CheckOut(status="ok", info={"backend": services.cache.name}),
-        "redis": _not_served("Redis", settings.redis_url, "REDIS_URL"),
+        "redis": await _redis(services),
         "kafka": await _streaming(
             settings.kafka_bootstrap_servers, "KAFKA_BOOTSTRAP_SERVERS", _kafka_check
         ),

@@ -1,0 +1,92 @@
+"""Blobs in the database: the store of the production mode, readable from every host.
+
+The ``BlobStore`` interface is synchronous because its callers run it on worker threads, beside
+parsing and computing. Each call here runs its query on the service's event loop (the one that owns
+the connection pool) and waits for the answer, so the pool, its limits and its reconnection after a
+database restart are the ones every other query uses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from tda_backend.models.tables import Blob, utcnow
+from tda_backend.services.storage import BlobNotFound, sha256_hex
+
+T = TypeVar("T")
+
+CALL_TIMEOUT_S = 120.0
+
+
+class DatabaseBlobStore:
+    name = "database"
+
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], loop: asyncio.AbstractEventLoop
+    ) -> None:
+        self._sessions = sessions
+        self._loop = loop
+
+    def _call(self, work: Callable[[], Awaitable[T]]) -> T:
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is self._loop:
+            # Waiting here would block the very loop that must run the query.
+            raise RuntimeError("DatabaseBlobStore is called from a worker thread, not the loop")
+
+        async def run() -> T:
+            return await work()
+
+        return asyncio.run_coroutine_threadsafe(run(), self._loop).result(CALL_TIMEOUT_S)
+
+    def put(self, data: bytes) -> str:
+        digest = sha256_hex(data)
+
+        async def put() -> None:
+            if await self._exists(digest):
+                return
+            try:
+                async with self._sessions.begin() as session:
+                    session.add(
+                        Blob(sha256=digest, data=data, size_bytes=len(data), created_at=utcnow())
+                    )
+            except IntegrityError:
+                # Stored meanwhile by another process: the same bytes under the same name.
+                if not await self._exists(digest):
+                    raise
+
+        self._call(put)
+        return digest
+
+    def get(self, sha256: str) -> bytes:
+        async def get() -> bytes | None:
+            async with self._sessions() as session:
+                return await session.scalar(select(Blob.data).where(Blob.sha256 == sha256))
+
+        data = self._call(get)
+        if data is None:
+            raise BlobNotFound(sha256)
+        return bytes(data)
+
+    def exists(self, sha256: str) -> bool:
+        return self._call(lambda: self._exists(sha256))
+
+    def check(self) -> None:
+        async def check() -> None:
+            async with self._sessions() as session:
+                await session.execute(select(Blob.sha256).limit(1))
+
+        self._call(check)
+
+    async def _exists(self, sha256: str) -> bool:
+        async with self._sessions() as session:
+            found = await session.scalar(select(Blob.sha256).where(Blob.sha256 == sha256))
+        return found is not None
