@@ -117,7 +117,7 @@ class QueueRunner:
             self._tasks.append(asyncio.create_task(self._consume(), name="tda-queue-consumer"))
         # A first sweep before serving: jobs of workers that died meanwhile are recovered now.
         try:
-            await self.sweep()
+            await self.sweep(always=True)
         except Exception:
             log.warning("job queue sweep failed", exc_info=True)
         self._tasks.append(asyncio.create_task(self._sweep_forever(), name="tda-queue-sweep"))
@@ -214,15 +214,18 @@ class QueueRunner:
             except Exception:
                 log.warning("job queue sweep failed", exc_info=True)
 
-    async def sweep(self) -> None:
-        """Recover dead workers' jobs and send missing messages; in one process at a time."""
+    async def sweep(self, *, always: bool = False) -> None:
+        """Recover dead workers' jobs and send missing messages. The periodic sweeps of all
+        processes take turns through a Redis lock (``always`` skips the turn: both steps are safe
+        to run at once, the lock only saves work)."""
         try:
-            mine = await self.redis.set(
+            mine = always or await self.redis.set(
                 self._sweep_lock,
                 self.worker_id,
                 nx=True,
                 px=max(int(self.settings.queue_sweep_s * 900), 100),
             )
+            await self.redis.ping()
             redis_up = True
         except Exception:
             mine, redis_up = True, False  # the database part needs no lock from Redis
