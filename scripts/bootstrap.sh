@@ -23,6 +23,7 @@ APT_PACKAGES=(
   libfmt-dev libcli11-dev libcgal-dev libeigen3-dev libgmp-dev libmpfr-dev libboost-dev libtbb-dev
   libgtest-dev libbenchmark-dev
   clang-format clang-tidy
+  clang-14 libclang-rt-14-dev
   ripser
   openjdk-17-jdk-headless maven
 )

@@ -85,6 +85,15 @@ class Settings(BaseSettings):
 
     # Access
     api_keys: str | None = Field(None, description="comma-separated; unset = open access")
+    metrics_require_key: bool = Field(
+        False, description="/metrics also needs X-API-Key (when API_KEYS is set)"
+    )
+    rate_limit_per_minute: int = Field(
+        0, ge=0, description="/api/v1 requests per key (per client address when open); 0 = off"
+    )
+    max_jobs_per_key: int = Field(
+        0, ge=0, description="queued + running jobs one API key may have at once; 0 = no cap"
+    )
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -185,6 +185,8 @@ InputData read_full(std::istream& in) {
   return from_lower(std::move(lower));
 }
 
+constexpr std::size_t kMaxSparseVertices = std::size_t{1} << 24;
+
 InputData read_sparse(std::istream& in) {
   const auto rows = read_rows(in);
   std::vector<SparseDistances::Edge> edges;
@@ -202,9 +204,16 @@ InputData read_sparse(std::istream& in) {
     }
     for (int k = 0; k < 2; ++k) {
       const double v = row[static_cast<std::size_t>(k)];
-      if (v < 0 || v != std::floor(v) || v >= 4294967295.0) {
+      if (v < 0 || v != std::floor(v)) {
         throw std::invalid_argument(
             fmt::format("line {}: vertex '{}' is not a valid index", line_number, v));
+      }
+      // Every vertex up to the largest index exists (isolated ones too) and costs memory, so
+      // one line naming vertex 4e9 would otherwise ask for tens of gigabytes.
+      if (v >= static_cast<double>(kMaxSparseVertices)) {
+        throw std::invalid_argument(
+            fmt::format("line {}: vertex {} is beyond the largest index {} of a sparse matrix",
+                        line_number, v, kMaxSparseVertices - 1));
       }
     }
     const auto i = static_cast<std::size_t>(row[0]);
@@ -243,12 +252,16 @@ InputData read_dipha(std::istream& in) {
     throw std::invalid_argument("the DIPHA file has an invalid number of points");
   }
   const auto size = static_cast<std::size_t>(n);
-  std::vector<double> full(size * size);
-  for (double& v : full) {
+  // Grown as values arrive, not allocated from the header: a short file that claims a
+  // million points must fail at its end, not by asking for terabytes first.
+  std::vector<double> full;
+  for (std::size_t k = 0; k < size * size; ++k) {
+    double v = 0;
     if (!read_raw(in, v)) {
       throw std::invalid_argument(
           fmt::format("the DIPHA file ends before its {}x{} matrix does", n, n));
     }
+    full.push_back(v);
   }
   std::vector<double> lower;
   lower.reserve(size * (size - 1) / 2);

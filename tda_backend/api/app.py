@@ -6,11 +6,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from tda_backend import __version__
+from tda_backend.api.deps import enforce_rate_limit, get_owner
 from tda_backend.api.errors import install_error_handlers
+from tda_backend.api.limits import make_limiter
 from tda_backend.api.middleware import RequestContextMiddleware, RouteTemplates
 from tda_backend.api.routes import data, health, jobs, metrics, results, stream
 from tda_backend.config import Settings, get_settings
@@ -66,9 +68,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = await Services.start(settings)
         app.state.services = services
+        app.state.limiter = make_limiter(settings)
         try:
             yield
         finally:
+            if app.state.limiter is not None:
+                await app.state.limiter.close()
             await services.stop()
 
     app = FastAPI(
@@ -85,12 +90,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_body_bytes=settings.max_upload_bytes + _BODY_OVERHEAD_BYTES,
         route_of=RouteTemplates(lambda: _route_methods(app)),
     )
+    # Every /api/v1 route, whether or not it uses the owner, needs the key and counts against
+    # the caller's rate.
     api = APIRouter(
         prefix=API_PREFIX,
+        dependencies=[Depends(get_owner), Depends(enforce_rate_limit)],
         responses={
             401: {
                 "model": ErrorOut,
                 "description": "API_KEYS is set and X-API-Key is missing or unknown",
+            },
+            429: {
+                "model": ErrorOut,
+                "description": "Over RATE_LIMIT_PER_MINUTE or MAX_JOBS_PER_KEY; see Retry-After",
+                "headers": {
+                    "Retry-After": {
+                        "description": "seconds to wait",
+                        "schema": {"type": "integer"},
+                    }
+                },
             },
         },
     )
@@ -98,5 +116,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         api.include_router(module.router)
     app.include_router(api)
     app.include_router(health.router)
-    app.include_router(metrics.router)
+    app.include_router(
+        metrics.router,
+        dependencies=[Depends(get_owner)] if settings.metrics_require_key else [],
+        responses=(
+            {401: {"model": ErrorOut, "description": "X-API-Key is missing or unknown"}}
+            if settings.metrics_require_key
+            else {}
+        ),
+    )
     return app

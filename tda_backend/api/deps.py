@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, Security
 from fastapi.security import APIKeyHeader
 
+from tda_backend.api.limits import RateLimiter, retry_after_header
 from tda_backend.config import Settings
 from tda_backend.services.container import Services
 
@@ -56,3 +57,20 @@ def get_request_id(request: Request) -> str | None:
 
 OwnerDep = Annotated[str | None, Depends(get_owner)]
 RequestIdDep = Annotated[str | None, Depends(get_request_id)]
+
+
+async def enforce_rate_limit(request: Request, settings: SettingsDep, owner: OwnerDep) -> None:
+    """429 with ``Retry-After`` once the caller is over ``RATE_LIMIT_PER_MINUTE``."""
+    limiter: RateLimiter | None = getattr(request.app.state, "limiter", None)
+    if limiter is None:
+        return
+    identity = owner or f"addr:{request.client.host if request.client else 'unknown'}"
+    wait = await limiter.acquire(identity)
+    if wait is not None:
+        retry_after = retry_after_header(wait)
+        raise HTTPException(
+            429,
+            f"rate limit: more than {settings.rate_limit_per_minute} requests per minute"
+            f" (RATE_LIMIT_PER_MINUTE); retry in {retry_after} s",
+            headers={"Retry-After": retry_after},
+        )

@@ -9,13 +9,17 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from tda_backend.api.limits import retry_after_header
 from tda_backend.services.errors import (
     ConflictError,
     InvalidInputError,
     LimitExceededError,
     NotFoundError,
+    StorageFullError,
+    TooManyRequestsError,
     UnsupportedFormatError,
 )
 from tda_backend.services.telemetry import get_logger
@@ -27,13 +31,20 @@ _STATUS: dict[type[Exception], int] = {
     ConflictError: 409,
     LimitExceededError: 413,
     UnsupportedFormatError: 415,
+    TooManyRequestsError: 429,
+    StorageFullError: 507,
     NotImplementedError: 501,  # an engine build without the requested algorithm
 }
 
 
 async def _service_error(request: Request, exc: Exception) -> JSONResponse:
     status = next(code for cls, code in _STATUS.items() if isinstance(exc, cls))
-    return JSONResponse({"detail": str(exc)}, status_code=status)
+    headers = (
+        {"Retry-After": retry_after_header(exc.retry_after)}
+        if isinstance(exc, TooManyRequestsError)
+        else None
+    )
+    return JSONResponse({"detail": str(exc)}, status_code=status, headers=headers)
 
 
 async def _value_error(request: Request, exc: Exception) -> JSONResponse:
@@ -64,6 +75,19 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return await http_exception_handler(request, exc)
 
 
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    # SQLite keeps its file in DATA_DIR: a full disk fails the insert, which is rolled back.
+    if "disk is full" in str(exc):
+        return JSONResponse(
+            {
+                "detail": "storage full: the database in DATA_DIR has no space left; nothing was"
+                " stored (free space or move DATA_DIR)"
+            },
+            status_code=507,
+        )
+    return await _unexpected(request, exc)
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.error("unhandled error", exc_info=exc, path=request.url.path)
     return JSONResponse(
@@ -75,5 +99,6 @@ def install_error_handlers(app: FastAPI) -> None:
     for cls in _STATUS:
         app.add_exception_handler(cls, _service_error)
     app.add_exception_handler(ValueError, _value_error)
+    app.add_exception_handler(OperationalError, _database_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected)

@@ -28,3 +28,15 @@ class LimitExceededError(Exception):
 
 class UnsupportedFormatError(Exception):
     """The upload's type is not one the service reads (415)."""
+
+
+class TooManyRequestsError(Exception):
+    """The caller is over a per-key limit (429); ``retry_after`` is a hint in seconds."""
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class StorageFullError(OSError):
+    """``DATA_DIR`` has no space left (507): nothing was stored."""

@@ -31,6 +31,7 @@ from tda_backend.models.jobs import AlphaComplexRequest, VietorisRipsRequest
 from tda_backend.models.tables import Dataset, Job, Result, utcnow
 from tda_backend.services import compute, parsing
 from tda_backend.services.cache import Cache
+from tda_backend.services.errors import StorageFullError, TooManyRequestsError
 from tda_backend.services.repository import Repository, new_id
 from tda_backend.services.storage import BlobStore
 from tda_backend.services.telemetry import JOB_DURATION, JOBS_FINISHED, JOBS_SUBMITTED, get_logger
@@ -162,7 +163,16 @@ class Submitter:
             started_at=None if reusable is None else now,
             finished_at=None if reusable is None else now,
         )
-        await self.repo.add_job(job)
+        limit = self.settings.max_jobs_per_key
+        if reusable is None and owner is not None and limit > 0:
+            if not await self.repo.add_job_within_limit(job, limit):
+                raise TooManyRequestsError(
+                    f"too many jobs: this API key already has {limit} queued or running"
+                    " (MAX_JOBS_PER_KEY); wait for one to finish or cancel one",
+                    retry_after=HEARTBEAT_S * 10,
+                )
+        else:
+            await self.repo.add_job(job)
         JOBS_SUBMITTED.labels(algorithm, str(job.reused).lower()).inc()
         log.info(
             "job accepted",
@@ -252,6 +262,9 @@ class Executor:
         self, computation: compute.Computation, data_sha256: str, active: _Active
     ) -> tuple[str, float, bytes]:
         data = parsing.from_npy_bytes(self.blobs.get(data_sha256))
+        # Checked again at the start: MAX_JOB_MEMORY_MB may be lower here than where the job was
+        # accepted (another process, or a restart with new settings).
+        compute.check_memory(computation, data, self.settings.max_job_memory_mb)
 
         def on_progress(fraction: float) -> None:
             active.progress = min(max(float(fraction), 0.0), 1.0)
@@ -390,6 +403,8 @@ def describe_failure(error: BaseException, computation: compute.Computation) -> 
         return f"{computation.algorithm} is not available in this engine build: {error}"
     if isinstance(error, MemoryError):
         return "out of memory: lower maxdim, set a threshold, or use fewer points"
+    if isinstance(error, StorageFullError):
+        return str(error)
     log.error("computation failed", exc_info=error)
     return f"internal error: {type(error).__name__}: {error}"
 

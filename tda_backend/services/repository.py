@@ -33,6 +33,10 @@ class Recovery:
     reason: str
 
 
+class _OverLimit(Exception):
+    """Rolls back a job insert that would exceed its owner's cap."""
+
+
 def _rowcount(result: Any) -> int:
     return cast(CursorResult[Any], result).rowcount
 
@@ -61,6 +65,34 @@ class Repository:
     async def add_job(self, job: Job) -> None:
         async with self._sessions.begin() as session:
             session.add(job)
+
+    async def add_job_within_limit(self, job: Job, max_active: int) -> bool:
+        """Add ``job`` unless its owner would then have more than ``max_active`` queued or
+        running jobs; False when refused.
+
+        The row is inserted first and counted with the others in the same transaction: SQLite
+        lets one writer in at a time and PostgreSQL is serialised per owner by an advisory lock,
+        so processes submitting at once never exceed the cap together, and a refused job was
+        never visible to a worker.
+        """
+        try:
+            async with self._sessions.begin() as session:
+                if session.get_bind().dialect.name == "postgresql":
+                    await session.execute(
+                        select(func.pg_advisory_xact_lock(func.hashtext(f"jobs-of:{job.owner}")))
+                    )
+                session.add(job)
+                await session.flush()
+                active = await session.scalar(
+                    select(func.count())
+                    .select_from(Job)
+                    .where(Job.owner == job.owner, Job.status.in_(("queued", "running")))
+                )
+                if int(active or 0) > max_active:
+                    raise _OverLimit
+        except _OverLimit:
+            return False
+        return True
 
     async def get_job(self, job_id: str, owner: str | None) -> Job:
         async with self._sessions() as session:

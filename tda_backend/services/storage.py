@@ -7,6 +7,7 @@ service uses, so that a store every host can read (database, S3) can replace the
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import re
@@ -14,6 +15,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Protocol
+
+from tda_backend.services.errors import StorageFullError
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
@@ -62,6 +65,18 @@ class FileBlobStore:
         path = self._path(digest)
         if path.exists():
             return digest
+        try:
+            self._write(path, data)
+        except OSError as exc:
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise StorageFullError(
+                    f"storage full: no space left in DATA_DIR for {len(data):,} bytes;"
+                    " nothing was stored (free space or move DATA_DIR)"
+                ) from exc
+            raise
+        return digest
+
+    def _write(self, path: Path, data: bytes) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._tmp.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(dir=self._tmp, prefix="blob-")
@@ -74,7 +89,6 @@ class FileBlobStore:
         except BaseException:
             Path(tmp_name).unlink(missing_ok=True)
             raise
-        return digest
 
     def get(self, sha256: str) -> bytes:
         try:

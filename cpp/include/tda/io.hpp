@@ -40,7 +40,8 @@ struct InputData {
 
 // Reads a whole stream in the given format. Throws std::invalid_argument with the line number
 // and the offending text for malformed input (non-numeric tokens, ragged rows, non-square or
-// asymmetric matrices, negative or non-finite values, empty input).
+// asymmetric matrices, negative or non-finite values, empty input, a sparse vertex index of
+// 2^24 or more). Memory grows with the bytes actually read, never with sizes a header claims.
 [[nodiscard]] InputData read_input(std::istream& in, InputFormat format);
 
 // Ripser's text layout: "persistence intervals in dim k:" then " [b,d)" or " [b, )" per pair.
