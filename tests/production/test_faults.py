@@ -123,6 +123,16 @@ def test_api_server_restart_loses_nothing(fleet_factory: Any) -> None:
         jobs[fleet.submit(data_id, maxdim=2)] = data_id
     check_final(fleet, jobs)
     assert all(fleet.job(j)["status"] == "succeeded" for j in jobs)
+    # /metrics of the server adds up every process's files (PROMETHEUS_MULTIPROC_DIR): the jobs
+    # were counted by the worker, in another process.
+    metrics = fleet.client.get("/metrics").text
+    finished = sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in metrics.splitlines()
+        if line.startswith('tda_jobs_finished_total{algorithm="vietoris-rips",status="succeeded"}')
+    )
+    assert finished == len(jobs)
+    assert 'tda_jobs{algorithm="vietoris-rips",status="succeeded"} 15.0' in metrics
 
 
 def test_redis_restart_loses_no_queued_job(fleet_factory: Any, stack: ProductionStack) -> None:

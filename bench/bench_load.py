@@ -1,0 +1,336 @@
+"""Load on the production mode: API servers enqueue, tda-workers compute, PostgreSQL and Redis.
+
+Starts a private PostgreSQL and Redis with ``tda-stack up postgres redis`` (own directory, free
+loopback ports; taken down at the end), ``tda-server`` with ``--api-workers`` processes and
+``--workers`` ``tda-worker`` processes (``--concurrency`` each). Uploads ``--jobs`` distinct random
+point clouds (``--points`` x 3; distinct, so that no result is reused), then submits one
+Vietoris-Rips job (``--maxdim``) per cloud from ``--clients`` concurrent clients and waits for all.
+
+Reports: jobs/s (jobs / time from the first submission to the last job's end), submit latency
+p50/p99 (POST to its 202), end-to-end latency p50/p99 (POST to the job's ``finished_at``), errors
+(non-2xx answers and jobs not succeeded), HTTP throughput of ``GET /tda/jobs/{id}`` (after the run,
+``--clients`` clients for ``--get-seconds``), and the compute-bound limit: the engine's own time
+for these jobs (a sample timed in this process, one thread, nothing else running) spread over the
+``--cores`` cores.
+
+    python bench/bench_load.py                  # 1,000 jobs, 2 API processes, 2 workers
+    python bench/bench_load.py --quick          # 200 jobs
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def sh(argv: list[str], env: dict[str, str]) -> str:
+    done = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
+    if done.returncode:
+        sys.exit(f"{' '.join(argv)} failed:\n{done.stdout[-2000:]}{done.stderr[-3000:]}")
+    return done.stdout
+
+
+def percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(np.asarray(values), q)) if values else float("nan")
+
+
+def npy(array: np.ndarray) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    return buffer.getvalue()
+
+
+async def bounded(n: int, clients: int, work: Any) -> list[Any]:
+    """``work(i)`` for i in range(n), at most ``clients`` at once, results in order."""
+    results: list[Any] = [None] * n
+    cursor = iter(range(n))
+
+    async def client() -> None:
+        for i in cursor:
+            results[i] = await work(i)
+
+    await asyncio.gather(*(client() for _ in range(clients)))
+    return results
+
+
+async def run_load(url: str, clouds: list[np.ndarray], args: argparse.Namespace) -> dict[str, Any]:
+    limits = httpx.Limits(max_connections=args.clients, max_keepalive_connections=args.clients)
+    async with httpx.AsyncClient(base_url=url, timeout=120, limits=limits) as client:
+
+        async def upload(i: int) -> str | None:
+            response = await client.post(
+                "/api/v1/data/upload",
+                files={"file": ("x.npy", npy(clouds[i]), "application/octet-stream")},
+            )
+            return response.json()["data_id"] if response.status_code == 201 else None
+
+        started = time.monotonic()
+        data_ids = await bounded(len(clouds), args.clients, upload)
+        upload_s = time.monotonic() - started
+        errors = sum(1 for d in data_ids if d is None)
+
+        async def submit(i: int) -> tuple[str | None, float, float]:
+            sent = time.time()
+            t0 = time.perf_counter()
+            response = await client.post(
+                "/api/v1/tda/compute/vietoris-rips",
+                json={"data_id": data_ids[i], "maxdim": args.maxdim},
+            )
+            latency = time.perf_counter() - t0
+            job_id = response.json()["job_id"] if response.status_code == 202 else None
+            return job_id, sent, latency
+
+        first_submit = time.time()
+        submitted = await bounded(len(clouds), args.clients, submit)
+        submit_s = time.time() - first_submit
+        errors += sum(1 for job_id, _, _ in submitted if job_id is None)
+        reused = 0
+
+        # Wait for the end by counting (cheap), then read every job once.
+        deadline = time.monotonic() + args.timeout
+        while True:
+            listing = (await client.get("/api/v1/tda/jobs", params={"limit": 1})).json()
+            unfinished = 0
+            for status in ("queued", "running"):
+                page = await client.get("/api/v1/tda/jobs", params={"status": status, "limit": 1})
+                unfinished += page.json()["total"]
+            if unfinished == 0 or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.5)
+        del listing
+
+        async def read(i: int) -> dict[str, Any] | None:
+            job_id = submitted[i][0]
+            if job_id is None:
+                return None
+            response = await client.get(f"/api/v1/tda/jobs/{job_id}")
+            return response.json() if response.status_code == 200 else None
+
+        jobs = await bounded(len(clouds), args.clients, read)
+        end_to_end = []
+        last_finish = first_submit
+        for (job_id, sent, _), job in zip(submitted, jobs, strict=True):
+            if job_id is None:
+                continue
+            if job is None or job["status"] != "succeeded":
+                errors += 1
+                continue
+            reused += bool(job["reused"])
+            finished = datetime.fromisoformat(job["finished_at"]).timestamp()
+            end_to_end.append(finished - sent)
+            last_finish = max(last_finish, finished)
+
+        # HTTP throughput of GET /tda/jobs/{id}, the system idle otherwise.
+        ids = [job_id for job_id, _, _ in submitted if job_id is not None]
+        count = 0
+        get_errors = 0
+        stop_at = time.monotonic() + args.get_seconds
+
+        async def poller(k: int) -> None:
+            nonlocal count, get_errors
+            i = k
+            while time.monotonic() < stop_at:
+                response = await client.get(f"/api/v1/tda/jobs/{ids[i % len(ids)]}")
+                count += 1
+                get_errors += response.status_code != 200
+                i += args.clients
+
+        get_started = time.monotonic()
+        await asyncio.gather(*(poller(k) for k in range(args.clients)))
+        get_rps = count / (time.monotonic() - get_started)
+
+    submit_latencies = [latency for job_id, _, latency in submitted if job_id is not None]
+    return {
+        "jobs": len(clouds),
+        "upload_s": upload_s,
+        "submit_s": submit_s,
+        "run_s": last_finish - first_submit,
+        "jobs_per_s": len(end_to_end) / (last_finish - first_submit),
+        "submit_p50_ms": 1000 * percentile(submit_latencies, 50),
+        "submit_p99_ms": 1000 * percentile(submit_latencies, 99),
+        "e2e_p50_s": percentile(end_to_end, 50),
+        "e2e_p99_s": percentile(end_to_end, 99),
+        "errors": errors + get_errors,
+        "reused": reused,
+        "get_job_rps": get_rps,
+    }
+
+
+def engine_time(clouds: list[np.ndarray], maxdim: int, sample: int) -> float:
+    """Mean seconds of the engine alone per job, on a sample of the same clouds."""
+    from tda_backend.core import vietoris_rips
+
+    picked = clouds[:sample]
+    vietoris_rips(picked[0], maxdim=maxdim)  # warm-up
+    started = time.perf_counter()
+    for cloud in picked:
+        vietoris_rips(cloud, maxdim=maxdim, n_threads=1)
+    return (time.perf_counter() - started) / len(picked)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--jobs", type=int, default=1000)
+    parser.add_argument("--points", type=int, default=120)
+    parser.add_argument("--maxdim", type=int, default=2)
+    parser.add_argument("--api-workers", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=2, help="tda-worker processes")
+    parser.add_argument("--concurrency", type=int, default=2, help="jobs at once per tda-worker")
+    parser.add_argument(
+        "--worker-nice",
+        type=int,
+        default=10,
+        help="niceness of the tda-workers: the API answers first when the cores are busy",
+    )
+    parser.add_argument("--clients", type=int, default=16, help="concurrent HTTP clients")
+    parser.add_argument("--cores", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--get-seconds", type=float, default=5.0)
+    parser.add_argument("--engine-sample", type=int, default=200)
+    parser.add_argument("--timeout", type=float, default=900)
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--quick", action="store_true", help="200 jobs")
+    args = parser.parse_args()
+    if args.quick:
+        args.jobs = min(args.jobs, 200)
+
+    rng = np.random.default_rng(2024)
+    clouds = [rng.standard_normal((args.points, 3)) for _ in range(args.jobs)]
+
+    root = Path(tempfile.mkdtemp(prefix="tda-bench-load-"))
+    root.chmod(0o755)  # PostgreSQL runs as the postgres user and must reach its directory
+    env = {
+        **os.environ,
+        "TDA_STACK_DIR": str(root / "stack"),
+        "TDA_STACK_POSTGRES_PORT": str(free_port()),
+        "TDA_STACK_REDIS_PORT": str(free_port()),
+    }
+    for unset in ("API_KEYS", "KAFKA_BOOTSTRAP_SERVERS", "FLINK_REST_URL"):
+        env.pop(unset, None)
+    stack = [sys.executable, "-m", "tda_backend.stack"]
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
+        sh([*stack, "up", "postgres", "redis"], env)
+        for line in sh([*stack, "env", "postgres", "redis"], env).splitlines():
+            key, _, value = line.removeprefix("export ").partition("=")
+            env[key] = value
+        port = free_port()
+        env.update(
+            DATA_DIR=str(root / "var"),
+            API_HOST="127.0.0.1",
+            API_PORT=str(port),
+            API_WORKERS=str(args.api_workers),
+            LOG_LEVEL="WARNING",
+            PROMETHEUS_MULTIPROC_DIR=str(root / "metrics"),
+        )
+        (root / "metrics").mkdir()
+        log = (root / "fleet.log").open("ab")
+        processes.append(
+            subprocess.Popen([str(BIN / "tda-server")], env=env, stdout=log, stderr=log)
+        )
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                sys.exit(f"tda-server did not start; see {root / 'fleet.log'}")
+            time.sleep(0.2)
+        for _ in range(args.workers):
+            processes.append(
+                subprocess.Popen(
+                    [
+                        "nice",
+                        "-n",
+                        str(args.worker_nice),
+                        str(BIN / "tda-worker"),
+                        "--concurrency",
+                        str(args.concurrency),
+                    ],
+                    env=env,
+                    stdout=log,
+                    stderr=log,
+                )
+            )
+        time.sleep(3.0)  # the workers import and connect
+        figures = asyncio.run(run_load(url, clouds, args))
+        metrics = httpx.get(f"{url}/metrics", timeout=10).text
+        figures["metrics_jobs_finished"] = sum(
+            float(line.rsplit(" ", 1)[1])
+            for line in metrics.splitlines()
+            if line.startswith("tda_jobs_finished_total{")
+        )
+    finally:
+        for process in processes:
+            process.send_signal(signal.SIGTERM)
+        for process in processes:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        subprocess.run([*stack, "down", "postgres", "redis"], env=env, check=False)
+
+    per_job = engine_time(clouds, args.maxdim, min(args.engine_sample, len(clouds)))
+    limit = args.cores / per_job
+    figures.update(
+        engine_ms_per_job=1000 * per_job,
+        compute_bound_jobs_per_s=limit,
+        fraction_of_limit=figures["jobs_per_s"] / limit,
+        settings={
+            k: getattr(args, k)
+            for k in (
+                "jobs",
+                "points",
+                "maxdim",
+                "api_workers",
+                "workers",
+                "concurrency",
+                "worker_nice",
+                "clients",
+            )
+        },
+    )
+    shutil.rmtree(root, ignore_errors=True)
+    print(json.dumps(figures, indent=2))
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+    print(
+        f"\n{figures['jobs_per_s']:.1f} jobs/s = {100 * figures['fraction_of_limit']:.0f}% of the"
+        f" compute-bound {limit:.1f} jobs/s; submit p50/p99 {figures['submit_p50_ms']:.1f}/"
+        f"{figures['submit_p99_ms']:.1f} ms; end-to-end p50/p99 {figures['e2e_p50_s']:.2f}/"
+        f"{figures['e2e_p99_s']:.2f} s; GET /tda/jobs/{{id}} {figures['get_job_rps']:.0f}/s;"
+        f" errors {figures['errors']}"
+    )
+    sys.exit(1 if figures["errors"] else 0)
+
+
+if __name__ == "__main__":
+    main()
