@@ -22,7 +22,13 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
-from tda_backend.flink.windows import WindowSpec, compute_window, encode, parse_event
+from tda_backend.flink.windows import (
+    EventBatch,
+    StreamWindows,
+    WindowSpec,
+    encode,
+    parse_events,
+)
 
 log = logging.getLogger("tda_backend.flink")
 
@@ -120,54 +126,38 @@ def _sink(options: JobOptions, name: str) -> Any:
     return builder.build()
 
 
-def _key_of(event: tuple[str, list[float], int | None]) -> str:
-    return event[0]
-
-
 def _parse(raw: str) -> Any:
-    from pyflink.common import Row
-
-    event = parse_event(raw)
-    if event is None:
+    batch = parse_events(raw)
+    if batch is None:
         log.warning("skipped a message that is not an event: %.200s", raw)
         return []
-    return [Row(event.stream_id, event.point, event.ingested_ms)]
+    return [batch]
+
+
+def _stream_of(batch: EventBatch) -> str:
+    return batch.stream_id
 
 
 def _window_function(spec: WindowSpec) -> Any:
     from pyflink.common import Types
     from pyflink.datastream import KeyedProcessFunction, RuntimeContext
-    from pyflink.datastream.state import ListStateDescriptor, ValueStateDescriptor
+    from pyflink.datastream.state import ValueStateDescriptor
 
     class SlidingWindows(KeyedProcessFunction):  # type: ignore[misc]
-        """Per stream: the count of events so far, the points still needed, the last diagrams."""
+        """Per stream, one state value: its :class:`StreamWindows` (events still needed, count,
+        last diagrams), read and written once per message whatever the number of its events."""
 
         def open(self, runtime_context: RuntimeContext) -> None:
-            self.seq = runtime_context.get_state(ValueStateDescriptor("seq", Types.LONG()))
-            self.points = runtime_context.get_list_state(
-                ListStateDescriptor("points", Types.PICKLED_BYTE_ARRAY())
-            )
-            self.previous = runtime_context.get_state(
-                ValueStateDescriptor("previous", Types.PICKLED_BYTE_ARRAY())
+            self.windows = runtime_context.get_state(
+                ValueStateDescriptor("windows", Types.PICKLED_BYTE_ARRAY())
             )
 
-        def process_element(self, event: Any, ctx: Any) -> Any:
-            stream_id, point, ingested_ms = event[0], event[1], event[2]
-            seq = self.seq.value() or 0
-            self.seq.update(seq + 1)
-            if spec.wanted(seq):
-                self.points.add((seq, list(point)))
-            index = spec.closes_window(seq)
-            if index is None:
-                return
-            buffered = list(self.points.get())
-            message, diagrams = compute_window(
-                spec, stream_id, index, [p for _, p in buffered], ingested_ms, self.previous.value()
-            )
-            self.previous.update(diagrams)
-            keep_from = spec.needed_after(index)
-            self.points.update([item for item in buffered if item[0] >= keep_from])
-            yield encode(message)
+        def process_element(self, batch: EventBatch, ctx: Any) -> Any:
+            windows = self.windows.value() or StreamWindows(spec, batch.stream_id)
+            messages = windows.add(batch.points, batch.ingested_ms)
+            self.windows.update(windows)
+            for message in messages:
+                yield encode(message)
 
     return SlidingWindows()
 
@@ -176,16 +166,17 @@ def build_window_job(options: JobOptions) -> Any:
     from pyflink.common import Types, WatermarkStrategy
 
     env = _environment(options)
-    events = env.from_source(
+    messages = env.from_source(
         _source(options, options.raw_topic, options.window_group),
         WatermarkStrategy.no_watermarks(),
         "raw events",
     )
-    event_type = Types.ROW([Types.STRING(), Types.LIST(Types.DOUBLE()), Types.LONG()])
+    # Parsing and the key selector are chained into one Python operator: each message crosses
+    # into Python twice (parse and key, then windows), whatever the number of its events.
     (
-        events.flat_map(_parse, output_type=event_type)
+        messages.flat_map(_parse, output_type=Types.PICKLED_BYTE_ARRAY())
         .name("parse events")
-        .key_by(_key_of, key_type=Types.STRING())
+        .key_by(_stream_of, key_type=Types.STRING())
         .process(_window_function(options.spec), output_type=Types.STRING())
         .name("sliding windows -> persistence")
         .sink_to(_sink(options, WINDOW_JOB))

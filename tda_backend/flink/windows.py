@@ -3,7 +3,11 @@
 Window ``k`` of a stream holds its events ``k*slide .. k*slide+size-1`` in publish order (the order
 of the stream's Kafka partition). It is complete when event ``k*slide+size-1`` arrives; its points
 go to the C++ engine and one JSON-ready dict comes out. Plain Python, so that the Flink job and the
-tests share it.
+tests share it: the job keeps one :class:`StreamWindows` per stream as its keyed state.
+
+A message of the raw-data topic carries one stream's consecutive events: ``{"stream_id",
+"points": [[...], ...], "ingested_ms"}`` as the API writes them (one message per stream and
+request), or ``{"stream_id", "point": [...]}`` for a single event from any other producer.
 """
 
 from __future__ import annotations
@@ -66,24 +70,33 @@ class WindowSpec:
 
 
 @dataclass(frozen=True)
-class Event:
+class EventBatch:
+    """Consecutive events of one stream, as one raw-data message carries them."""
+
     stream_id: str
-    point: list[float]
+    points: list[list[float]]
     ingested_ms: int | None
 
 
-def parse_event(raw: str) -> Event | None:
-    """An event from the raw-data topic, or None for a message that is not one."""
+def parse_events(raw: str | bytes) -> EventBatch | None:
+    """The events of a raw-data message, or None for a message that is not one."""
     try:
         body = json.loads(raw)
         stream_id = body["stream_id"]
-        point = [float(x) for x in body["point"]]
+        points = body["points"] if "points" in body else [body["point"]]
+        points = [[float(x) for x in point] for point in points]
     except (ValueError, KeyError, TypeError):
         return None
-    if not isinstance(stream_id, str) or not point or not all(math.isfinite(x) for x in point):
+    if (
+        not isinstance(stream_id, str)
+        or not points
+        or not all(point and all(math.isfinite(x) for x in point) for point in points)
+    ):
         return None
     ingested = body.get("ingested_ms")
-    return Event(stream_id, point, int(ingested) if isinstance(ingested, int | float) else None)
+    return EventBatch(
+        stream_id, points, int(ingested) if isinstance(ingested, int | float) else None
+    )
 
 
 def delay_embedding(samples: FloatArray, dimension: int, lag: int) -> FloatArray:
@@ -135,40 +148,50 @@ def encode(message: dict[str, Any]) -> str:
 
 
 class StreamWindows:
-    """The windows of one stream without Flink: the reference the job's state machine follows."""
+    """The windows of one stream: the events still needed, and the last window's diagrams.
+
+    Picklable; the Flink job holds one per stream as a single keyed value, read and written once
+    per raw-data message however many events it carries.
+    """
 
     def __init__(self, spec: WindowSpec, stream_id: str) -> None:
         self.spec, self.stream_id = spec, stream_id
-        self.seq = 0
-        self.buffer: list[tuple[int, list[float]]] = []
+        self.seq = 0  # the sequence number of the stream's next event
+        self.first = 0  # the sequence number of buffer[0]
+        self.buffer: list[list[float]] = []
         self.previous: list[FloatArray] | None = None
 
-    def add(self, point: list[float], ingested_ms: int | None = None) -> dict[str, Any] | None:
-        seq, self.seq = self.seq, self.seq + 1
-        if self.spec.wanted(seq):
-            self.buffer.append((seq, point))
-        index = self.spec.closes_window(seq)
-        if index is None:
-            return None
-        message, self.previous = compute_window(
-            self.spec,
-            self.stream_id,
-            index,
-            [p for _, p in self.buffer],
-            ingested_ms,
-            self.previous,
-        )
-        keep_from = self.spec.needed_after(index)
-        self.buffer = [(s, p) for s, p in self.buffer if s >= keep_from]
-        return message
+    def add(
+        self, points: list[list[float]], ingested_ms: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Append consecutive events; the messages of the windows they complete, in order."""
+        spec, messages = self.spec, []
+        for point in points:
+            seq, self.seq = self.seq, self.seq + 1
+            if not spec.wanted(seq):
+                continue
+            if not self.buffer:
+                self.first = seq
+            self.buffer.append(point)
+            index = spec.closes_window(seq)
+            if index is None:
+                continue
+            message, self.previous = compute_window(
+                spec, self.stream_id, index, self.buffer, ingested_ms, self.previous
+            )
+            messages.append(message)
+            done = min(spec.needed_after(index) - self.first, len(self.buffer))
+            del self.buffer[:done]
+            self.first += done
+        return messages
 
 
 __all__ = [
-    "Event",
+    "EventBatch",
     "StreamWindows",
     "WindowSpec",
     "compute_window",
     "diagrams_from_json",
     "encode",
-    "parse_event",
+    "parse_events",
 ]

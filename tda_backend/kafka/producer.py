@@ -192,10 +192,13 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-def partition_ranges(deliveries: Iterable[Delivered]) -> dict[int, tuple[int, int, int]]:
-    """``{partition: (count, first offset, last offset)}`` of a batch's acknowledgements."""
+def partition_ranges(
+    deliveries: Iterable[Delivered], counts: Iterable[int]
+) -> dict[int, tuple[int, int, int]]:
+    """``{partition: (events, first offset, last offset)}`` of a batch's acknowledgements, the
+    messages carrying ``counts`` events each."""
     ranges: dict[int, tuple[int, int, int]] = {}
-    for d in deliveries:
+    for d, events in zip(deliveries, counts, strict=True):
         count, first, last = ranges.get(d.partition, (0, d.offset, d.offset))
-        ranges[d.partition] = (count + 1, min(first, d.offset), max(last, d.offset))
+        ranges[d.partition] = (count + events, min(first, d.offset), max(last, d.offset))
     return ranges

@@ -22,8 +22,11 @@ class PublishRequest(BaseModel):
 class PartitionOffsets(BaseModel):
     partition: int
     count: int = Field(description="events of this request written to the partition")
-    first_offset: int
-    last_offset: int
+    first_offset: int = Field(
+        description="offset of the request's first message in the partition "
+        "(a message holds one stream's consecutive events)"
+    )
+    last_offset: int = Field(description="offset of the request's last message in the partition")
 
 
 class PublishResponse(BaseModel):

@@ -17,10 +17,15 @@ from tda_backend.models.stream import (
     PartitionOffsets,
     PublishRequest,
     PublishResponse,
+    StreamEvent,
     StreamStatus,
 )
 
 router = APIRouter(prefix="/stream", tags=["stream"])
+
+# One Kafka message carries up to this many coordinates of one stream's consecutive events of a
+# request (about 20 bytes each in JSON): the Flink job's costs are per message, not per event.
+MESSAGE_COORDINATES = 20_000
 
 _NOT_CONFIGURED = (
     "streaming is not configured: this server has no Kafka/Flink pipeline"
@@ -43,7 +48,8 @@ def _bootstrap(settings: Settings) -> str:
 @router.post("/publish", responses=_RESPONSES)
 async def publish(body: PublishRequest, settings: SettingsDep) -> PublishResponse:
     """Publish events ``{"stream_id", "point", "timestamp"?}`` to ``<prefix>raw_data_events``,
-    keyed by ``stream_id``. Answers once the broker acknowledged every event (acks=all, idempotent
+    keyed by ``stream_id``, each stream's events of the request in one message (or a few, for
+    large points). Answers once the broker acknowledged every message (acks=all, idempotent
     producer): an event that got this 200 is in the log. Within a stream, events keep the order of
     the request (and of successive requests)."""
     from tda_backend.kafka.producer import (
@@ -57,36 +63,53 @@ async def publish(body: PublishRequest, settings: SettingsDep) -> PublishRespons
     bootstrap = _bootstrap(settings)
     topic = TopicNames.with_prefix(settings.kafka_topic_prefix).raw_events
     ingested_ms = time.time_ns() // 1_000_000
-    messages = [
-        OutgoingMessage(
-            key=event.stream_id.encode(),
-            value=json.dumps(
-                {
-                    "stream_id": event.stream_id,
-                    "point": event.point,
-                    "timestamp": event.timestamp
-                    if event.timestamp is not None
-                    else ingested_ms / 1000,
-                    "ingested_ms": ingested_ms,
-                },
-                separators=(",", ":"),
-            ).encode(),
-        )
-        for event in body.events
-    ]
+    messages, sizes = [], []
+    for stream_id, events in _by_stream(body.events).items():
+        for chunk in _chunks(events):
+            value: dict[str, object] = {
+                "stream_id": stream_id,
+                "points": [event.point for event in chunk],
+                "ingested_ms": ingested_ms,
+            }
+            if any(event.timestamp is not None for event in chunk):
+                value["timestamps"] = [
+                    ingested_ms / 1000 if event.timestamp is None else event.timestamp
+                    for event in chunk
+                ]
+            messages.append(
+                OutgoingMessage(
+                    key=stream_id.encode(), value=json.dumps(value, separators=(",", ":")).encode()
+                )
+            )
+            sizes.append(len(chunk))
     try:
         deliveries = await shared_publisher(bootstrap).publish(topic, messages)
     except BrokerUnavailableError as exc:
         raise HTTPException(503, f"events not published: {exc}; retry later") from exc
     return PublishResponse(
-        published=len(deliveries),
+        published=len(body.events),
         topic=topic,
         streams=dict(Counter(event.stream_id for event in body.events)),
         partitions=[
             PartitionOffsets(partition=p, count=c, first_offset=f, last_offset=last)
-            for p, (c, f, last) in sorted(partition_ranges(deliveries).items())
+            for p, (c, f, last) in sorted(partition_ranges(deliveries, sizes).items())
         ],
     )
+
+
+def _by_stream(events: list[StreamEvent]) -> dict[str, list[StreamEvent]]:
+    """The events of each stream, in request order."""
+    grouped: dict[str, list[StreamEvent]] = {}
+    for event in events:
+        grouped.setdefault(event.stream_id, []).append(event)
+    return grouped
+
+
+def _chunks(events: list[StreamEvent]) -> list[list[StreamEvent]]:
+    """Consecutive runs of at most MESSAGE_COORDINATES coordinates (at least one event each): a
+    message stays well under the broker's 1 MB limit whatever the points' dimension."""
+    per_message = max(1, MESSAGE_COORDINATES // max(len(event.point) for event in events))
+    return [events[i : i + per_message] for i in range(0, len(events), per_message)]
 
 
 @router.get("/status", responses=_RESPONSES)
