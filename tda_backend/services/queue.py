@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
@@ -145,10 +146,12 @@ class QueueRunner:
         while pending := [task for task in self._tasks if not task.done()]:
             for task in pending:
                 task.cancel()
-            await asyncio.wait(pending, timeout=0.5)
+            await asyncio.wait(pending, timeout=0.1)
         self._tasks = []
         if worker is not None:
-            with contextlib.suppress(Exception, asyncio.CancelledError):
+            with contextlib.suppress(Exception, asyncio.CancelledError), warnings.catch_warnings():
+                # arq closes its pool with redis-py's deprecated close(); nothing to act on here.
+                warnings.simplefilter("ignore", DeprecationWarning)
                 await worker.close()
         self._pool.shutdown(wait=False, cancel_futures=True)
 
