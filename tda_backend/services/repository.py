@@ -170,7 +170,8 @@ class Repository:
         """Start ``job_id`` for ``worker`` if it is still queued; None when it is not."""
         now = utcnow()
         async with self._sessions.begin() as session:
-            claimed = await session.execute(
+            # One statement: the conditional update returns the claimed row (or none).
+            claimed = await session.scalars(
                 update(Job)
                 .where(Job.id == job_id, Job.status == "queued")
                 .values(
@@ -182,10 +183,10 @@ class Repository:
                     progress=0.0,
                     error=None,
                 )
+                .returning(Job),
+                execution_options={"synchronize_session": False},
             )
-            if _rowcount(claimed) != 1:
-                return None
-            return await session.get(Job, job_id, populate_existing=True)
+            return claimed.one_or_none()
 
     async def queued_jobs(self, created_before: datetime, limit: int) -> list[tuple[str, int]]:
         """``(id, attempts)`` of the oldest queued jobs created before ``created_before``."""

@@ -13,7 +13,8 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tda_backend.models.tables import Blob, utcnow
@@ -51,17 +52,15 @@ class DatabaseBlobStore:
         digest = sha256_hex(data)
 
         async def put() -> None:
-            if await self._exists(digest):
-                return
-            try:
-                async with self._sessions.begin() as session:
-                    session.add(
-                        Blob(sha256=digest, data=data, size_bytes=len(data), created_at=utcnow())
-                    )
-            except IntegrityError:
-                # Stored meanwhile by another process: the same bytes under the same name.
-                if not await self._exists(digest):
-                    raise
+            # Already stored (by anyone): the same bytes under the same name; nothing to do.
+            async with self._sessions.begin() as session:
+                dialect = session.get_bind().dialect.name
+                insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+                await session.execute(
+                    insert(Blob)
+                    .values(sha256=digest, data=data, size_bytes=len(data), created_at=utcnow())
+                    .on_conflict_do_nothing(index_elements=[Blob.sha256])
+                )
 
         self._call(put)
         return digest
