@@ -32,7 +32,7 @@ export CMAKE_BUILD_PARALLEL_LEVEL := $(JOBS)
 section = @printf '\n========== %s ==========\n' "$(1)"
 
 .PHONY: help bootstrap run configure build test test-cpp test-py lint lint-clang-format lint-clang-tidy \
-        lint-ruff lint-ruff-format lint-mypy format bench clean
+        lint-ruff lint-ruff-format lint-mypy format bench clean test-sanitize fuzz-build fuzz-smoke fuzz
 
 help:
 	@echo 'Set-up commands (each installs what it needs first):'
@@ -43,6 +43,9 @@ help:
 	@echo '  make lint     clang-format, clang-tidy, ruff, mypy (no changes made)'
 	@echo '  make format   apply clang-format and ruff format'
 	@echo '  make bench    run the benchmarks in bench/'
+	@echo '  make test-sanitize  the C++ tests under ASan + UBSan (part of make test)'
+	@echo '  make fuzz-smoke     every fuzz target for FUZZ_SMOKE_S s (part of make test)'
+	@echo '  make fuzz           every fuzz target for FUZZ_S s, corpus minimised into the repo'
 	@echo '  make clean    remove build/ (the venv stays)'
 
 bootstrap:
@@ -67,11 +70,54 @@ test: build
 	@status=0; \
 	$(MAKE) --no-print-directory test-cpp || status=1; \
 	$(MAKE) --no-print-directory test-py || status=1; \
+	$(MAKE) --no-print-directory test-sanitize || status=1; \
+	$(MAKE) --no-print-directory fuzz-smoke || status=1; \
 	exit $$status
 
 test-cpp:
 	$(call section,C++ tests: ctest)
 	ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS)
+
+# The C++ tests again, built with AddressSanitizer and UndefinedBehaviorSanitizer (GCC, -O1).
+ASAN_DIR ?= build/asan
+test-sanitize: bootstrap
+	$(call section,C++ tests under ASan + UBSan: $(ASAN_DIR))
+	@if [[ ! -f $(ASAN_DIR)/build.ninja ]]; then set -x; \
+	  cmake -S . -B $(ASAN_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG='-O1 -g' \
+	    -DTDA_SANITIZE=ON -DTDA_BUILD_TESTS=ON -DTDA_BUILD_CLI=OFF; fi
+	cmake --build $(ASAN_DIR) -j $(JOBS)
+	ASAN_OPTIONS=detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --test-dir $(ASAN_DIR) --output-on-failure -j $(JOBS)
+
+# libFuzzer targets (cpp/fuzz/fuzz_*.cpp) need clang; the Python upload parsers use atheris.
+# fuzz-smoke runs each target FUZZ_SMOKE_S seconds from the kept corpus (CI); `make fuzz` runs
+# them FUZZ_S seconds each, collecting every crash, and minimises new inputs into the corpus.
+FUZZ_DIR     ?= build/fuzz
+FUZZ_CXX     ?= clang++-14
+FUZZ_SMOKE_S ?= 20
+FUZZ_S       ?= 600
+fuzz-build: bootstrap
+	@if [[ ! -f $(FUZZ_DIR)/build.ninja ]]; then set -x; \
+	  cmake -S . -B $(FUZZ_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	    -DCMAKE_CXX_COMPILER=$(FUZZ_CXX) -DTDA_BUILD_FUZZERS=ON -DTDA_BUILD_TESTS=OFF \
+	    -DTDA_BUILD_CLI=OFF; fi
+	cmake --build $(FUZZ_DIR) -j $(JOBS)
+
+fuzz-smoke: fuzz-build
+	$(call section,fuzz smoke: $(FUZZ_SMOKE_S) s per target)
+	FUZZ_DIR=$(FUZZ_DIR) scripts/fuzz.sh $(FUZZ_SMOKE_S)
+	@mkdir -p $(FUZZ_DIR)/corpus/parsing $(FUZZ_DIR)/artifacts/parsing $(FUZZ_DIR)/logs
+	@echo 'fuzz: parsing (atheris) for $(FUZZ_SMOKE_S)s (log $(FUZZ_DIR)/logs/parsing.log)'
+	@$(PYTHON) tests/fuzz/fuzz_parsing.py -max_total_time=$(FUZZ_SMOKE_S) -max_len=4096 \
+	  -artifact_prefix=$(FUZZ_DIR)/artifacts/parsing/ $(FUZZ_DIR)/corpus/parsing \
+	  tests/fuzz/corpus/parsing >$(FUZZ_DIR)/logs/parsing.log 2>&1 || \
+	  { echo 'fuzz: parsing FAILED'; tail -n 40 $(FUZZ_DIR)/logs/parsing.log; exit 1; }
+	@grep -E '^Done' $(FUZZ_DIR)/logs/parsing.log
+
+fuzz: fuzz-build
+	$(call section,fuzz: $(FUZZ_S) s per target)
+	FUZZ_DIR=$(FUZZ_DIR) KEEP_GOING=1 MERGE=1 scripts/fuzz.sh $(FUZZ_S)
 
 # pytest's exit code 5 means it collected no test: not a failure while a suite is still empty.
 test-py:

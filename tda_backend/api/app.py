@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from tda_backend import __version__
+from tda_backend.api.access import ApiKeyGate
 from tda_backend.api.deps import enforce_rate_limit, get_owner
 from tda_backend.api.errors import install_error_handlers
 from tda_backend.api.limits import make_limiter
@@ -85,6 +86,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.openapi = lambda: _openapi_document(app, settings)  # type: ignore[method-assign]
     install_error_handlers(app)
+    # Added first, so it runs inside the request context (request id, access log, metrics).
+    app.add_middleware(ApiKeyGate, keys=settings.api_key_set, prefix=API_PREFIX)
     app.add_middleware(
         RequestContextMiddleware,
         max_body_bytes=settings.max_upload_bytes + _BODY_OVERHEAD_BYTES,

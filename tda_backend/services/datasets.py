@@ -8,7 +8,6 @@ SHA-256: the same data uploaded twice (in any format) is stored once, and result
 from __future__ import annotations
 
 import asyncio
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,10 +75,7 @@ class DatasetService:
         name = upload.filename
         if upload.is_json_body:
             fmt: SourceFormat = "json"
-            try:
-                document: Any = json.loads(upload.content)
-            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-                raise InvalidInputError(f"body: malformed JSON ({exc})", field="body") from None
+            document: Any = parsing.load_json(upload.content, field="body")
             if not isinstance(document, dict):
                 raise InvalidInputError(
                     'body: expected an object {"data": [[...], ...], "kind": ...}', field="body"

@@ -81,12 +81,19 @@ def parse_upload(content: bytes, fmt: SourceFormat) -> tuple[FloatArray, DataKin
     if fmt == "npy":
         return _parse_npy(content), None
     if fmt == "json":
-        try:
-            document = json.loads(content)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise InvalidInputError(f"file: malformed JSON ({exc})", field="file") from None
-        return parse_json_document(document, field="file")
+        return parse_json_document(load_json(content, field="file"), field="file")
     return _parse_delimited(content, tab_only=fmt == "tsv"), None
+
+
+def load_json(content: bytes, *, field: str) -> Any:
+    """``json.loads`` with every way it can fail on client bytes reported as a client error."""
+    try:
+        return json.loads(content)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidInputError(f"{field}: malformed JSON ({exc})", field=field) from None
+    except RecursionError:
+        # Thousands of nested brackets exhaust the decoder's recursion (found by fuzzing).
+        raise InvalidInputError(f"{field}: JSON nested too deeply", field=field) from None
 
 
 def parse_json_document(document: Any, *, field: str) -> tuple[FloatArray, DataKind | None]:
@@ -134,8 +141,23 @@ def _rows_to_array(rows: list[Any], field: str) -> FloatArray:
                     f"{field}: row {i + 1}, column {j + 1}: {json.dumps(value)} is not a number",
                     field=field,
                 )
+            # JSON integers are unbounded; beyond about 1.8e308 there is no float for them.
+            if isinstance(value, int) and value.bit_length() > 1000 and not _fits_float(value):
+                raise InvalidInputError(
+                    f"{field}: row {i + 1}, column {j + 1}: an integer of"
+                    f" {len(str(value))} digits is beyond the range of a float",
+                    field=field,
+                )
     array = np.asarray(rows, dtype=np.float64)
     return array.reshape(-1, 1) if flat else array
+
+
+def _fits_float(value: int) -> bool:
+    try:
+        float(value)
+    except OverflowError:
+        return False
+    return True
 
 
 def _parse_npy(content: bytes) -> FloatArray:
@@ -146,8 +168,12 @@ def _parse_npy(content: bytes) -> FloatArray:
             shape, fortran_order, dtype = _npy_format.read_array_header_1_0(stream)
         else:
             shape, fortran_order, dtype = _npy_format.read_array_header_2_0(stream)
-    except ValueError as exc:
-        raise InvalidInputError(f"file: not a valid .npy file ({exc})", field="file") from None
+    except Exception as exc:
+        # numpy tokenizes and literal_evals the header: besides ValueError a malformed one can
+        # raise TokenError, SyntaxError, TypeError or RecursionError (found by fuzzing).
+        raise InvalidInputError(
+            f"file: not a valid .npy file ({type(exc).__name__}: {exc})", field="file"
+        ) from None
     if dtype.hasobject:
         raise InvalidInputError(
             "file: the .npy holds Python objects (it would need unpickling, which is never done);"

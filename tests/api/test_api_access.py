@@ -79,6 +79,17 @@ class TestKeys:
                 assert response.status_code == 401, (method, path, headers, response.text)
                 assert "X-API-Key" in response.json()["detail"]
 
+    async def test_the_key_is_checked_before_the_body_is_read(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        for body in (b"{", b"[" * 10_000, b"\xff\xfe"):
+            response = await client.post(
+                RIPS, content=body, headers={"Content-Type": "application/json"}
+            )
+            assert response.status_code == 401, response.text
+        response = await client.request("PATCH", "/api/v1/tda/jobs")
+        assert response.status_code == 401
+
     async def test_health_is_open_and_metrics_open_by_default(
         self, client: httpx.AsyncClient
     ) -> None:
