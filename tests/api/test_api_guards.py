@@ -9,13 +9,16 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
+import pytest
 from api_helpers import make_settings, npy_bytes, random_cloud, wait_for
 from fastapi import FastAPI
 
 from tda_backend.api.app import create_app
+from tda_backend.config import Settings
 from tda_backend.models.jobs import VietorisRipsRequest
 from tda_backend.services import compute, parsing
 from tda_backend.services.jobs import computation_for
+from tda_backend.services.storage import BlobNotFound, FileBlobStore
 
 # The start-time check is the embedded runner's; production workers share Executor._compute.
 BACKENDS = ["embedded"]
@@ -75,3 +78,22 @@ async def test_memory_is_checked_again_when_the_job_starts(tmp_path: Path) -> No
     assert "MAX_JOB_MEMORY_MB" in failed["error"]
     assert "MB" in failed["error"]
     assert "threshold" in failed["error"]
+
+
+async def test_ids_never_become_paths(client: httpx.AsyncClient, settings: Settings) -> None:
+    """Ids are looked up in the database only; blob names are validated digests."""
+    hostile = ["..%2F..%2Fetc%2Fpasswd", "....//....//etc", "%00", "a" * 300, "~root", ".."]
+    for value in hostile:
+        for url in (
+            f"/api/v1/data/{value}",
+            f"/api/v1/tda/jobs/{value}",
+            f"/api/v1/tda/results/{value}/csv",
+        ):
+            response = await client.get(url)
+            assert response.status_code in (404, 405), (url, response.text)
+        response = await client.post(RIPS, json={"data_id": value})
+        assert response.status_code in (404, 422), response.text  # 422: longer than an id
+    store = FileBlobStore(settings.blob_dir)
+    for name in ("../../tda.db", "/etc/passwd", "0" * 63 + "/"):
+        with pytest.raises(BlobNotFound):
+            store.get(name)
