@@ -20,12 +20,12 @@ _api_key_header = APIKeyHeader(
 )
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
@@ -34,7 +34,7 @@ ServicesDep = Annotated[Services, Depends(get_services)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
-def get_owner(
+async def get_owner(
     settings: SettingsDep, api_key: Annotated[str | None, Security(_api_key_header)]
 ) -> str | None:
     """Who is asking: None when access is open, else a fingerprint of their API key."""
@@ -50,7 +50,7 @@ def get_owner(
     )
 
 
-def get_request_id(request: Request) -> str | None:
+async def get_request_id(request: Request) -> str | None:
     request_id: str | None = getattr(request.state, "request_id", None)
     return request_id
 
