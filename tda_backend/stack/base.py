@@ -243,6 +243,9 @@ def maven_classpath(pom: Path, output: Path) -> list[str]:
 # --- Debian packages -------------------------------------------------------------------------
 
 
+_apt_updated = False
+
+
 def apt_install(packages: Sequence[str], *, what: str) -> None:
     """Install Debian ``packages`` (``apt-get update`` first); StackError if that is impossible."""
     listed = " ".join(packages)
@@ -252,7 +255,10 @@ def apt_install(packages: Sequence[str], *, what: str) -> None:
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     # Another apt run (a second tda-stack, the bootstrap script) may hold the lock for a while.
     wait_lock = ["-o", "DPkg::Lock::Timeout=600"]
-    run([apt, *wait_lock, "update", "-qq"], what="apt-get update", env=env)
+    global _apt_updated
+    if not _apt_updated:  # once per tda-stack run, however many services install something
+        run([apt, *wait_lock, "update", "-qq"], what="apt-get update", env=env)
+        _apt_updated = True
     run(
         [apt, *wait_lock, "install", "-y", "-qq", "--no-install-recommends", *packages],
         what=f"installing {listed}",
