@@ -5,8 +5,8 @@ Identities are API-key fingerprints when ``API_KEYS`` is set, client addresses o
 
 ``TokenBucketLimiter`` (the default) keeps its buckets in the process: with ``API_WORKERS`` > 1
 each process grants the rate by itself. ``RedisRateLimiter`` (used when ``REDIS_URL`` is set)
-counts in Redis, shared by every process, in fixed one-minute windows. When Redis cannot be
-reached the request passes: a limiter must not turn a cache outage into an API outage.
+keeps the same buckets in Redis, shared by every process. When Redis cannot be reached the
+request passes: a limiter must not turn a cache outage into an API outage.
 """
 
 from __future__ import annotations
@@ -90,14 +90,33 @@ class TokenBucketLimiter:
         return None
 
 
+# The token bucket of TokenBucketLimiter, kept in a Redis hash and updated atomically; the clock is
+# the Redis server's, so processes on hosts with skewed clocks share one timeline.
+_TAKE_TOKEN = """
+local per_minute = tonumber(ARGV[1])
+local rate = per_minute / 60.0
+local now_parts = redis.call('TIME')
+local now = tonumber(now_parts[1]) + tonumber(now_parts[2]) / 1e6
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'updated')
+local tokens = tonumber(state[1]) or per_minute
+local updated = tonumber(state[2]) or now
+tokens = math.min(per_minute, tokens + math.max(0, now - updated) * rate)
+local wait = 0
+if tokens >= 1 then tokens = tokens - 1 else wait = (1 - tokens) / rate end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'updated', tostring(now))
+redis.call('EXPIRE', KEYS[1], 61)
+return tostring(wait)
+"""
+
+
 @dataclass
 class RedisRateLimiter:
-    """At most ``per_minute`` requests per identity in each clock minute, counted in Redis."""
+    """TokenBucketLimiter's buckets in Redis, shared by every process and host."""
 
     per_minute: int
     client: Any  # redis.asyncio.Redis
     prefix: str = "tda:rate:"
-    clock: Callable[[], float] = time.time
+    _script: Any = None
 
     @classmethod
     def from_url(cls, per_minute: int, url: str) -> RedisRateLimiter:
@@ -107,20 +126,14 @@ class RedisRateLimiter:
         return cls(per_minute, client)
 
     async def acquire(self, identity: str) -> float | None:
-        now = self.clock()
-        window = int(now // WINDOW_S)
-        key = f"{self.prefix}{identity}:{window}"
+        if self._script is None:
+            self._script = self.client.register_script(_TAKE_TOKEN)
         try:
-            async with self.client.pipeline(transaction=True) as pipe:
-                pipe.incr(key)
-                pipe.expire(key, int(WINDOW_S) + 1)
-                count, _ = await pipe.execute()
+            wait = float(await self._script(keys=[self.prefix + identity], args=[self.per_minute]))
         except Exception:
             log.warning("rate limiter: Redis unreachable; request let through", exc_info=True)
             return None
-        if int(count) <= self.per_minute:
-            return None
-        return (window + 1) * WINDOW_S - now
+        return None if wait == 0 else wait
 
     async def close(self) -> None:
         await self.client.aclose()
