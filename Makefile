@@ -49,7 +49,7 @@ help:
 	@echo '  make clean    remove build/ (the venv stays)'
 
 bootstrap:
-	$(call section,bootstrap: system packages; .venv; pip install -e .[dev])
+	$(call section,bootstrap: system packages; .venv; pip install -e . with the dev and streaming extras)
 	@scripts/bootstrap.sh
 
 run: bootstrap
