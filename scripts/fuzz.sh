@@ -6,7 +6,7 @@
 #   scripts/fuzz.sh SECONDS [target ...]      (default: every cpp/fuzz/fuzz_*.cpp)
 # With KEEP_GOING=1 a crash does not stop the run (libFuzzer's fork mode, one job): every crash
 # of the time budget is collected. With MERGE=1 the working corpus is minimised back into
-# cpp/fuzz/corpus/<target>/ at the end.
+# cpp/fuzz/corpus/<target>/ at the end (at most MAX_CORPUS files, default 300: the smallest).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -37,12 +37,15 @@ for target in "$@"; do
     tail -n 30 "$log" >&2
     status=1
   fi
-  grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb|#[0-9]+.*DONE)' "$log" | tail -n 3 || true
+  # Plain mode ends with "#N DONE" and stat:: lines, fork mode with "#N: cov: ... time: Ts".
+  grep -aE '^(stat::number_of_executed_units|#[0-9]+.*DONE|#[0-9]+: cov)' "$log" | tail -n 1 || true
   if [[ ${MERGE:-0} == 1 ]]; then
     merged=$(mktemp -d)
     "$binary" -merge=1 -max_len=4096 "$merged" "$seeds" "$work" >/dev/null 2>&1
+    # The kept corpus stays small: the smallest MAX_CORPUS files of the minimised set.
     rm -f "$seeds"/*
-    cp "$merged"/* "$seeds"/
+    find "$merged" -type f -printf '%s %p\n' | sort -n | head -n "${MAX_CORPUS:-300}" |
+      cut -d' ' -f2- | xargs -r cp -t "$seeds"/
     rm -rf "$merged"
     echo "fuzz: $target corpus: $(find "$seeds" -type f | wc -l) files"
   fi
