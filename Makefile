@@ -104,20 +104,25 @@ fuzz-build: bootstrap
 	    -DTDA_BUILD_CLI=OFF; fi
 	cmake --build $(FUZZ_DIR) -j $(JOBS)
 
+# atheris has no usable fork mode (it re-runs argv[0], the .py file): the first crash ends a run.
+fuzz_parsing = \
+	mkdir -p $(FUZZ_DIR)/corpus/parsing $(FUZZ_DIR)/artifacts/parsing $(FUZZ_DIR)/logs; \
+	echo 'fuzz: parsing (atheris) for $(1)s (log $(FUZZ_DIR)/logs/parsing.log)'; \
+	$(PYTHON) tests/fuzz/fuzz_parsing.py -max_total_time=$(1) -max_len=4096 -print_final_stats=1 \
+	  -artifact_prefix=$(FUZZ_DIR)/artifacts/parsing/ $(FUZZ_DIR)/corpus/parsing \
+	  tests/fuzz/corpus/parsing >$(FUZZ_DIR)/logs/parsing.log 2>&1 || \
+	  { echo 'fuzz: parsing FAILED'; tail -n 40 $(FUZZ_DIR)/logs/parsing.log; exit 1; }; \
+	grep -E '^Done' $(FUZZ_DIR)/logs/parsing.log
+
 fuzz-smoke: fuzz-build
 	$(call section,fuzz smoke: $(FUZZ_SMOKE_S) s per target)
 	FUZZ_DIR=$(FUZZ_DIR) scripts/fuzz.sh $(FUZZ_SMOKE_S)
-	@mkdir -p $(FUZZ_DIR)/corpus/parsing $(FUZZ_DIR)/artifacts/parsing $(FUZZ_DIR)/logs
-	@echo 'fuzz: parsing (atheris) for $(FUZZ_SMOKE_S)s (log $(FUZZ_DIR)/logs/parsing.log)'
-	@$(PYTHON) tests/fuzz/fuzz_parsing.py -max_total_time=$(FUZZ_SMOKE_S) -max_len=4096 \
-	  -artifact_prefix=$(FUZZ_DIR)/artifacts/parsing/ $(FUZZ_DIR)/corpus/parsing \
-	  tests/fuzz/corpus/parsing >$(FUZZ_DIR)/logs/parsing.log 2>&1 || \
-	  { echo 'fuzz: parsing FAILED'; tail -n 40 $(FUZZ_DIR)/logs/parsing.log; exit 1; }
-	@grep -E '^Done' $(FUZZ_DIR)/logs/parsing.log
+	@$(call fuzz_parsing,$(FUZZ_SMOKE_S))
 
 fuzz: fuzz-build
 	$(call section,fuzz: $(FUZZ_S) s per target)
 	FUZZ_DIR=$(FUZZ_DIR) KEEP_GOING=1 MERGE=1 scripts/fuzz.sh $(FUZZ_S)
+	@$(call fuzz_parsing,$(FUZZ_S))
 
 # pytest's exit code 5 means it collected no test: not a failure while a suite is still empty.
 test-py:
