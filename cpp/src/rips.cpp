@@ -1,6 +1,8 @@
 #include "tda/rips.hpp"
 
 #include <algorithm>
+#include <atomic>
+#include <barrier>
 #include <bit>
 #include <chrono>
 #include <cmath>
@@ -101,6 +103,11 @@ struct Entry {
 };
 
 constexpr unsigned kIndexBits = 63;
+// Columns reduced concurrently with more than one thread, per batch: small, because a column
+// whose pivot an earlier column of its own batch takes finishes its reduction alone.
+constexpr std::size_t kParallelBatch = 32;
+// A batch slot keeps its heap's memory up to this many entries from one column to the next.
+constexpr std::size_t kKeptHeapCapacity = 1 << 16;
 
 [[nodiscard]] index_t index_limit(unsigned coefficient_bits) noexcept {
   return static_cast<index_t>((std::uint64_t{1} << (kIndexBits - coefficient_bits)) - 1);
@@ -209,6 +216,22 @@ void parallel_for(std::size_t count, unsigned n_threads, Body body) {
       std::rethrow_exception(error);
     }
   }
+}
+
+// Runs body(i, scratch) for every i in [0, count) on n_threads threads taking small runs of
+// indices from a shared counter (costs vary widely between items); exceptions as parallel_for.
+template <class Body>
+void parallel_for_each(std::size_t count, unsigned n_threads, Body body) {
+  constexpr std::size_t kRun = 4;
+  std::atomic<std::size_t> next{0};
+  parallel_for(n_threads, n_threads, [&](std::size_t, std::size_t, unsigned) {
+    std::vector<index_t> scratch;
+    for (std::size_t begin = next.fetch_add(kRun); begin < count; begin = next.fetch_add(kRun)) {
+      for (std::size_t i = begin; i < std::min(count, begin + kRun); ++i) {
+        body(i, scratch);
+      }
+    }
+  });
 }
 
 template <class T, class Less>
@@ -796,7 +819,17 @@ class RipsPersistence {
     }
   };
 
-  void push_coboundary(const Entry& simplex, coefficient_t factor, int dim, Vertices& vertices) {
+  // A column being reduced: a heap of coboundary entries, and the columns added to it.
+  struct Working {
+    std::vector<Entry> heap;
+    std::vector<Entry> reduction;
+    Entry pivot{};
+    bool found = false;
+    bool emergent = false;
+  };
+
+  void push_coboundary(Working& w, const Entry& simplex, coefficient_t factor, int dim,
+                       Vertices& vertices) const {
     const index_t index = index_of(simplex);
     vertices_of(index, dim, vertices);
     Cofacets cofacets(*this, vertices, index, simplex.diameter, true);
@@ -805,29 +838,30 @@ class RipsPersistence {
     value_t d = 0;
     bool odd = false;
     while (cofacets.next(cofacet, d, odd)) {
-      heap_.push_back(make_entry(d, cofacet, odd ? field_.negate(c) : c));
-      std::push_heap(heap_.begin(), heap_.end(), Later{this});
+      w.heap.push_back(make_entry(d, cofacet, odd ? field_.negate(c) : c));
+      std::push_heap(w.heap.begin(), w.heap.end(), Later{this});
     }
-    working_reduction_.push_back(make_entry(simplex.diameter, index, c));
+    w.reduction.push_back(make_entry(simplex.diameter, index, c));
   }
 
-  // Pops entries of equal index together; leaves the first nonzero sum on top.
-  [[nodiscard]] bool pop_pivot(Entry& pivot) {
-    while (!heap_.empty()) {
-      pivot = heap_.front();
-      std::pop_heap(heap_.begin(), heap_.end(), Later{this});
-      heap_.pop_back();
+  // Pops entries of equal index together; leaves the first nonzero sum on top, in w.pivot.
+  [[nodiscard]] bool pop_pivot(Working& w) const {
+    auto& heap = w.heap;
+    while (!heap.empty()) {
+      Entry pivot = heap.front();
+      std::pop_heap(heap.begin(), heap.end(), Later{this});
+      heap.pop_back();
       coefficient_t c = coefficient_of(pivot);
       const index_t index = index_of(pivot);
-      while (!heap_.empty() && index_of(heap_.front()) == index) {
-        c = field_.add(c, coefficient_of(heap_.front()));
-        std::pop_heap(heap_.begin(), heap_.end(), Later{this});
-        heap_.pop_back();
+      while (!heap.empty() && index_of(heap.front()) == index) {
+        c = field_.add(c, coefficient_of(heap.front()));
+        std::pop_heap(heap.begin(), heap.end(), Later{this});
+        heap.pop_back();
       }
       if (c != 0) {
-        pivot = make_entry(pivot.diameter, index, c);
-        heap_.push_back(pivot);
-        std::push_heap(heap_.begin(), heap_.end(), Later{this});
+        w.pivot = make_entry(pivot.diameter, index, c);
+        heap.push_back(w.pivot);
+        std::push_heap(heap.begin(), heap.end(), Later{this});
         return true;
       }
     }
@@ -836,14 +870,14 @@ class RipsPersistence {
 
   // Fills the heap with the coboundary of the column's simplex. Returns true with the pivot set
   // when the column is an emergent pair: its earliest cofacet has its diameter and is free.
-  bool init_coboundary(const Entry& column, int dim, const PivotMap& pivots, Entry& pivot,
-                       Vertices& vertices) {
-    heap_.clear();
-    working_reduction_.clear();
+  bool init_coboundary(Working& w, const Entry& column, int dim, const PivotMap& pivots,
+                       bool allow_emergent, Vertices& vertices) const {
+    w.heap.clear();
+    w.reduction.clear();
     const index_t index = index_of(column);
     vertices_of(index, dim, vertices);
     Cofacets cofacets(*this, vertices, index, column.diameter, true);
-    bool emergent_possible = true;
+    bool emergent_possible = allow_emergent;
     index_t cofacet = 0;
     value_t d = 0;
     bool odd = false;
@@ -852,20 +886,69 @@ class RipsPersistence {
       if (emergent_possible && d == column.diameter) {
         emergent_possible = false;
         if (pivots.find(cofacet) == nullptr && zero_apparent_facet(cofacet, d, dim + 1).index < 0) {
-          pivot = entry;
+          w.pivot = entry;
           return true;
         }
       }
-      heap_.push_back(entry);
+      w.heap.push_back(entry);
     }
-    std::make_heap(heap_.begin(), heap_.end(), Later{this});
+    std::make_heap(w.heap.begin(), w.heap.end(), Later{this});
     return false;
+  }
+
+  // Adds columns owning the pivot, and the coboundaries of apparent pairs, until the pivot is
+  // free in `pivots` (true, w.pivot set) or the column is zero (false). Only reads `pivots` and
+  // the stored reductions of the columns it names, so columns reduce concurrently against a
+  // fixed map.
+  bool reduce(Working& w, bool found, const std::vector<Entry>& columns, int dim,
+              const PivotMap& pivots, Vertices& vertices) const {
+    std::size_t additions = 0;
+    while (found) {
+      const index_t pivot_index = index_of(w.pivot);
+      const coefficient_t pivot_coefficient = coefficient_of(w.pivot);
+      if (const PivotMap::Owner* owner = pivots.find(pivot_index); owner != nullptr) {
+        const coefficient_t factor =
+            field_.negate(field_.multiply(pivot_coefficient, field_.inverse(owner->coefficient)));
+        add_column(w, columns, owner->column, factor, dim, vertices);
+      } else if (const Facet facet = zero_apparent_facet(pivot_index, w.pivot.diameter, dim + 1);
+                 facet.index >= 0) {
+        const coefficient_t factor =
+            field_.negate(field_.multiply(pivot_coefficient, field_.inverse(sign(facet.odd))));
+        push_coboundary(w, make_entry(w.pivot.diameter, facet.index, 1), factor, dim, vertices);
+      } else {
+        return true;
+      }
+      if ((++additions & 0x3FFU) == 0) {
+        control_.check_cancelled();
+      }
+      found = pop_pivot(w);
+    }
+    return false;
+  }
+
+  // Records the reduced column j: its pair, its pivot, and its additions.
+  void finish_column(Working& w, const std::vector<Entry>& columns, std::size_t j, int dim,
+                     PivotMap& pivots) {
+    auto& diagram = result_.diagrams[static_cast<std::size_t>(dim)];
+    if (w.found) {
+      pivots.insert(index_of(w.pivot), {static_cast<std::uint32_t>(j), coefficient_of(w.pivot)});
+      if (w.pivot.diameter > columns[j].diameter) {
+        add_pair(diagram, columns[j], &w.pivot, dim);
+      }
+    } else {
+      add_pair(diagram, columns[j], nullptr, dim);
+    }
+    store_reduction_column(w);
   }
 
   void compute_pairs(const std::vector<Entry>& columns, int dim, PivotMap& pivots) {
     reduction_entries_.clear();
     reduction_offsets_.assign(1, 0);
-    auto& diagram = result_.diagrams[static_cast<std::size_t>(dim)];
+    if (options_.n_threads > 1 && columns.size() > kParallelBatch) {
+      compute_pairs_in_batches(columns, dim, pivots);
+      return;
+    }
+    Working w;
     Vertices vertices;
     for (std::size_t j = 0; j < columns.size(); ++j) {
       if ((j & 0xFFU) == 0) {
@@ -874,62 +957,127 @@ class RipsPersistence {
             (dim + static_cast<double>(j) / static_cast<double>(columns.size())) / (maxdim_ + 1),
             false);
       }
-      const Entry& column = columns[j];
-      Entry pivot{};
-      const bool emergent = init_coboundary(column, dim, pivots, pivot, vertices);
-      bool found = emergent || pop_pivot(pivot);
-      std::size_t additions = 0;
-      while (found && !emergent) {
-        const index_t pivot_index = index_of(pivot);
-        const coefficient_t pivot_coefficient = coefficient_of(pivot);
-        if (const PivotMap::Owner* owner = pivots.find(pivot_index); owner != nullptr) {
-          const coefficient_t factor =
-              field_.negate(field_.multiply(pivot_coefficient, field_.inverse(owner->coefficient)));
-          add_column(columns, owner->column, factor, dim, vertices);
-        } else if (const Facet facet = zero_apparent_facet(pivot_index, pivot.diameter, dim + 1);
-                   facet.index >= 0) {
-          const coefficient_t factor =
-              field_.negate(field_.multiply(pivot_coefficient, field_.inverse(sign(facet.odd))));
-          push_coboundary(make_entry(pivot.diameter, facet.index, 1), factor, dim, vertices);
-        } else {
-          break;
-        }
-        if ((++additions & 0x3FFU) == 0) {
-          control_.check_cancelled();
-        }
-        found = pop_pivot(pivot);
-      }
-      if (found) {
-        pivots.insert(index_of(pivot), {static_cast<std::uint32_t>(j), coefficient_of(pivot)});
-        if (pivot.diameter > column.diameter) {
-          add_pair(diagram, column, &pivot, dim);
-        }
-      } else {
-        add_pair(diagram, column, nullptr, dim);
-      }
-      store_reduction_column();
+      w.emergent = init_coboundary(w, columns[j], dim, pivots, true, vertices);
+      w.found = w.emergent || reduce(w, pop_pivot(w), columns, dim, pivots, vertices);
+      finish_column(w, columns, j, dim, pivots);
     }
   }
 
-  void add_column(const std::vector<Entry>& columns, std::uint32_t k, coefficient_t factor, int dim,
-                  Vertices& vertices) {
-    push_coboundary(make_entry(columns[k].diameter, index_of(columns[k]), 1), factor, dim,
+  // Batches of columns: every column of a batch is first reduced, concurrently, against the
+  // columns of the earlier batches (final by then); then, in order, against the earlier
+  // columns of its own batch. Any sequence of additions of earlier columns gives the same
+  // pivots, so the pairs are those of the serial reduction, in the same order. The helper
+  // threads live as long as the dimension, meeting the calling thread at a barrier twice per
+  // batch.
+  void compute_pairs_in_batches(const std::vector<Entry>& columns, int dim, PivotMap& pivots) {
+    const auto threads =
+        static_cast<unsigned>(std::min<std::size_t>(options_.n_threads, kParallelBatch));
+    std::vector<Working> batch(kParallelBatch);
+    std::atomic<std::size_t> next{0};
+    std::size_t start = 0;
+    std::size_t count = 0;
+    bool stop = false;
+    std::barrier meeting(static_cast<std::ptrdiff_t>(threads));
+    std::vector<std::exception_ptr> errors(threads);
+    auto reduce_batch = [&](unsigned t, Vertices& v) {
+      try {
+        for (std::size_t i = next.fetch_add(1); i < count; i = next.fetch_add(1)) {
+          Working& w = batch[i];
+          w.emergent = init_coboundary(w, columns[start + i], dim, pivots, true, v);
+          w.found = w.emergent || reduce(w, pop_pivot(w), columns, dim, pivots, v);
+        }
+      } catch (...) {
+        errors[t] = std::current_exception();
+        next.store(count);
+      }
+    };
+    {
+      std::vector<std::jthread> helpers;
+      for (unsigned t = 1; t < threads; ++t) {
+        helpers.emplace_back([&, t] {
+          Vertices v;
+          while (true) {
+            meeting.arrive_and_wait();  // a batch is ready, or stop
+            if (stop) {
+              return;
+            }
+            reduce_batch(t, v);
+            meeting.arrive_and_wait();  // the batch is reduced
+          }
+        });
+      }
+      Vertices vertices;
+      for (start = 0; start < columns.size() && !stop; start += kParallelBatch) {
+        count = std::min(kParallelBatch, columns.size() - start);
+        next.store(0);
+        meeting.arrive_and_wait();
+        reduce_batch(0, vertices);
+        meeting.arrive_and_wait();
+        if (std::any_of(errors.begin(), errors.end(), [](const auto& e) { return e != nullptr; })) {
+          break;
+        }
+        try {
+          finish_batch(batch, columns, start, count, dim, pivots, vertices);
+        } catch (...) {
+          errors[0] = std::current_exception();
+          break;
+        }
+      }
+      stop = true;
+      meeting.arrive_and_wait();  // releases the helpers, which return
+    }
+    for (const auto& error : errors) {
+      if (error) {
+        std::rethrow_exception(error);
+      }
+    }
+  }
+
+  void finish_batch(std::vector<Working>& batch, const std::vector<Entry>& columns,
+                    std::size_t start, std::size_t count, int dim, PivotMap& pivots,
+                    Vertices& vertices) {
+    control_.check_cancelled();
+    report_progress(
+        (dim + static_cast<double>(start) / static_cast<double>(columns.size())) / (maxdim_ + 1),
+        false);
+    for (std::size_t i = 0; i < count; ++i) {
+      Working& w = batch[i];
+      const std::size_t j = start + i;
+      if (w.emergent && pivots.find(index_of(w.pivot)) != nullptr) {
+        // An earlier column of the batch took the pivot: reduce this one in full.
+        w.emergent = false;
+        init_coboundary(w, columns[j], dim, pivots, false, vertices);
+        w.found = reduce(w, pop_pivot(w), columns, dim, pivots, vertices);
+      } else if (w.found && !w.emergent) {
+        w.found = reduce(w, true, columns, dim, pivots, vertices);
+      }
+      finish_column(w, columns, j, dim, pivots);
+      if (w.heap.capacity() > kKeptHeapCapacity) {
+        w.heap = {};
+      }
+    }
+  }
+
+  void add_column(Working& w, const std::vector<Entry>& columns, std::uint32_t k,
+                  coefficient_t factor, int dim, Vertices& vertices) const {
+    push_coboundary(w, make_entry(columns[k].diameter, index_of(columns[k]), 1), factor, dim,
                     vertices);
     for (std::size_t i = reduction_offsets_[k]; i < reduction_offsets_[k + 1]; ++i) {
-      push_coboundary(reduction_entries_[i], factor, dim, vertices);
+      push_coboundary(w, reduction_entries_[i], factor, dim, vertices);
     }
   }
 
   // Keeps the column's additions (its own simplex is implicit), merged by index.
-  void store_reduction_column() {
-    std::sort(working_reduction_.begin(), working_reduction_.end(),
+  void store_reduction_column(Working& w) {
+    auto& added = w.reduction;
+    std::sort(added.begin(), added.end(),
               [this](const Entry& a, const Entry& b) { return index_of(a) < index_of(b); });
-    for (std::size_t i = 0; i < working_reduction_.size();) {
-      const index_t index = index_of(working_reduction_[i]);
+    for (std::size_t i = 0; i < added.size();) {
+      const index_t index = index_of(added[i]);
       coefficient_t c = 0;
-      const value_t diameter = working_reduction_[i].diameter;
-      for (; i < working_reduction_.size() && index_of(working_reduction_[i]) == index; ++i) {
-        c = field_.add(c, coefficient_of(working_reduction_[i]));
+      const value_t diameter = added[i].diameter;
+      for (; i < added.size() && index_of(added[i]) == index; ++i) {
+        c = field_.add(c, coefficient_of(added[i]));
       }
       if (c != 0) {
         reduction_entries_.push_back(make_entry(diameter, index, c));
@@ -969,8 +1117,6 @@ class RipsPersistence {
   const RipsOptions& options_;
   const Control& control_;
   PersistenceResult result_;
-  std::vector<Entry> heap_;
-  std::vector<Entry> working_reduction_;
   std::vector<Entry> reduction_entries_;
   std::vector<std::size_t> reduction_offsets_;
   std::chrono::steady_clock::time_point last_report_{};
