@@ -26,6 +26,7 @@ APT_PACKAGES=(
   clang-14 libclang-rt-14-dev
   ripser
   openjdk-17-jdk-headless maven
+  curl jq
 )
 # Both cores at most: the machines are small and shared.
 export CMAKE_BUILD_PARALLEL_LEVEL=${CMAKE_BUILD_PARALLEL_LEVEL:-2}
