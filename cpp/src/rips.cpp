@@ -218,22 +218,6 @@ void parallel_for(std::size_t count, unsigned n_threads, Body body) {
   }
 }
 
-// Runs body(i, scratch) for every i in [0, count) on n_threads threads taking small runs of
-// indices from a shared counter (costs vary widely between items); exceptions as parallel_for.
-template <class Body>
-void parallel_for_each(std::size_t count, unsigned n_threads, Body body) {
-  constexpr std::size_t kRun = 4;
-  std::atomic<std::size_t> next{0};
-  parallel_for(n_threads, n_threads, [&](std::size_t, std::size_t, unsigned) {
-    std::vector<index_t> scratch;
-    for (std::size_t begin = next.fetch_add(kRun); begin < count; begin = next.fetch_add(kRun)) {
-      for (std::size_t i = begin; i < std::min(count, begin + kRun); ++i) {
-        body(i, scratch);
-      }
-    }
-  });
-}
-
 template <class T, class Less>
 void parallel_sort(std::vector<T>& items, unsigned n_threads, Less less) {
   if (n_threads <= 1 || items.size() < 4096) {
