@@ -85,6 +85,9 @@ class Settings(BaseSettings):
 
     # Access
     api_keys: str | None = Field(None, description="comma-separated; unset = open access")
+    api_keys_db: bool = Field(
+        False, description="also accept keys made with `python -m tda_backend.cli keys create`"
+    )
     metrics_require_key: bool = Field(
         False, description="/metrics also needs X-API-Key (when API_KEYS is set)"
     )

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from tda_backend import __version__
-from tda_backend.api.access import ApiKeyGate
+from tda_backend.api.access import ApiKeyGate, KeyResolver
 from tda_backend.api.deps import enforce_rate_limit, get_owner
 from tda_backend.api.errors import install_error_handlers
 from tda_backend.api.limits import make_limiter
@@ -51,7 +51,7 @@ def _openapi_document(app: FastAPI, settings: Settings) -> dict[str, Any]:
         document = get_openapi(
             title=app.title, version=app.version, description=app.description, routes=app.routes
         )
-        if not settings.api_key_set:
+        if not (settings.api_key_set or settings.api_keys_db):
             document.get("components", {}).pop("securitySchemes", None)
             for item in document["paths"].values():
                 for operation in item.values():
@@ -87,7 +87,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.openapi = lambda: _openapi_document(app, settings)  # type: ignore[method-assign]
     install_error_handlers(app)
     # Added first, so it runs inside the request context (request id, access log, metrics).
-    app.add_middleware(ApiKeyGate, keys=settings.api_key_set, prefix=API_PREFIX)
+    app.state.access = KeyResolver(settings)
+    app.add_middleware(ApiKeyGate, resolver=app.state.access, prefix=API_PREFIX)
     app.add_middleware(
         RequestContextMiddleware,
         max_body_bytes=settings.max_upload_bytes + _BODY_OVERHEAD_BYTES,

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, Security
 from fastapi.security import APIKeyHeader
 
+from tda_backend.api.access import KeyResolver
 from tda_backend.api.limits import RateLimiter, retry_after_header
 from tda_backend.config import Settings
 from tda_backend.services.container import Services
@@ -35,19 +34,19 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
 async def get_owner(
-    settings: SettingsDep, api_key: Annotated[str | None, Security(_api_key_header)]
+    request: Request, api_key: Annotated[str | None, Security(_api_key_header)]
 ) -> str | None:
-    """Who is asking: None when access is open, else a fingerprint of their API key."""
-    keys = settings.api_key_set
-    if not keys:
+    """Who is asking: None when access is open, else the fingerprint of their API key."""
+    resolver: KeyResolver = request.app.state.access
+    if not resolver.enabled:
         return None
-    if api_key is not None:
-        for key in keys:
-            if hmac.compare_digest(key.encode(), api_key.encode()):
-                return hashlib.sha256(key.encode()).hexdigest()[:32]
-    raise HTTPException(
-        401, "X-API-Key: missing or unknown API key", headers={"WWW-Authenticate": "APIKey"}
-    )
+    services: Services | None = getattr(request.app.state, "services", None)
+    owner = await resolver.owner(api_key, services.sessions if services else None)
+    if owner is None:
+        raise HTTPException(
+            401, "X-API-Key: missing or unknown API key", headers={"WWW-Authenticate": "APIKey"}
+        )
+    return owner
 
 
 async def get_request_id(request: Request) -> str | None:
