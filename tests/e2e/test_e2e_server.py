@@ -216,5 +216,5 @@ def test_migrate_command(tmp_path: Path) -> None:
         timeout=120,
     )
     assert run.returncode == 0, run.stderr
-    assert "schema at 0002" in run.stdout
+    assert "schema at 0003" in run.stdout
     assert (tmp_path / "fresh" / "tda.db").exists()
