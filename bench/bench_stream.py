@@ -8,7 +8,10 @@ topics with the given window, starts the API server (uvicorn, one process), publ
 Reports: events/s sustained end to end (events published / time from the first publish to the
 last window received), publish throughput alone, window latency (arrival of a window's features
 minus the API's ingestion time of the window's last event) p50/p99, and the windows' count check
-(every expected window exactly once after dropping identical repeats).
+(every expected window exactly once after dropping identical repeats), and the CPU seconds each
+stage used during the run (API server, Kafka broker, Flink JVMs, Flink's Python workers, this
+script's clients and reader, everything else on the machine) per 1,000 events: on a shared
+2-core machine this, not the wall clock, says which stage limits the throughput.
 
     python bench/bench_stream.py --window 100 --slide 50 --streams 20 --events 5000
 """
@@ -24,6 +27,7 @@ import sys
 import threading
 import time
 import uuid
+from pathlib import Path
 
 import httpx
 import numpy as np
@@ -101,13 +105,83 @@ def main() -> None:
         env={**env, "DATA_DIR": f"/tmp/{prefix}data"},
     )
     try:
-        run(args, env, prefix)
+        run(args, env, prefix, server.pid)
     finally:
         server.terminate()
         server.wait()
 
 
-def run(args: argparse.Namespace, env: dict[str, str], prefix: str) -> None:
+def _children() -> dict[int, list[int]]:
+    tree: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            tree.setdefault(int(stat.rsplit(")", 1)[1].split()[1]), []).append(int(entry))
+    return tree
+
+
+def _descendants(pid: int, tree: dict[int, list[int]]) -> list[int]:
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(tree.get(p, []))
+    return out
+
+
+def _cpu_s(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def _stack_pids(name: str) -> list[int]:
+    root = os.environ.get("TDA_STACK_DIR", "var/stack")
+    pid_files = {
+        "kafka": [f"{root}/kafka/kafka.pid"],
+        "flink": [
+            os.path.join(f"{root}/flink/pids", f)
+            for f in os.listdir(f"{root}/flink/pids")
+            if f.endswith(("taskexecutor.pid", "standalonesession.pid"))
+        ],
+    }[name]
+    return [int(line) for f in pid_files for line in Path(f).read_text().split()]
+
+
+def cpu_by_stage(server_pid: int) -> dict[str, float]:
+    """CPU seconds used so far by each stage's processes, and by the whole machine."""
+    tree = _children()
+    flink = [p for jvm in _stack_pids("flink") for p in _descendants(jvm, tree)]
+    python_workers = [
+        p for boot in flink if b"beam_boot" in _cmdline(boot) for p in _descendants(boot, tree)
+    ]
+    with open("/proc/stat") as stat:
+        jiffies = [int(x) for x in stat.readline().split()[1:]]
+    busy = (sum(jiffies) - jiffies[3] - jiffies[4]) / os.sysconf("SC_CLK_TCK")
+    own = os.times()
+    return {
+        "api": sum(_cpu_s(p) for p in _descendants(server_pid, tree)),
+        "kafka": sum(_cpu_s(p) for p in _stack_pids("kafka")),
+        "flink_jvm": sum(_cpu_s(p) for p in flink if p not in python_workers),
+        "flink_python": sum(_cpu_s(p) for p in python_workers),
+        "bench_clients": own.user + own.system,
+        "machine": busy,
+    }
+
+
+def run(args: argparse.Namespace, env: dict[str, str], prefix: str, server_pid: int) -> None:
     from confluent_kafka import Consumer
 
     base = f"http://127.0.0.1:{args.port}/api/v1"
@@ -208,11 +282,14 @@ def run(args: argparse.Namespace, env: dict[str, str], prefix: str) -> None:
     async def publish_all() -> int:
         return sum(await asyncio.gather(*(client(bodies) for bodies in owned)))
 
+    cpu_before = cpu_by_stage(server_pid)
     started = time.monotonic()
     published = asyncio.run(publish_all())
     publish_s = time.monotonic() - started
     reader.join()
     total_s = last_window_at[0] - started
+    cpu = {k: v - cpu_before[k] for k, v in cpu_by_stage(server_pid).items()}
+    cpu["others"] = cpu["machine"] - sum(v for k, v in cpu.items() if k != "machine")
     lat = np.asarray(latencies)
     print(
         json.dumps(
@@ -232,6 +309,11 @@ def run(args: argparse.Namespace, env: dict[str, str], prefix: str) -> None:
                 "repeats_differing": repeats_differing,
                 "latency_ms_p50": round(float(np.percentile(lat, 50)), 1) if lat.size else None,
                 "latency_ms_p99": round(float(np.percentile(lat, 99)), 1) if lat.size else None,
+                "seconds": round(total_s, 1),
+                "cpu_s_per_1000_events": {
+                    k: round(v / published * 1000, 3) for k, v in cpu.items()
+                },
+                "cpu_cores_busy": {k: round(v / total_s, 2) for k, v in cpu.items()},
             },
             indent=2,
         )
