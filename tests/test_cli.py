@@ -196,8 +196,22 @@ RIPSER_RUNS = [("random16.lower_distance_matrix", ("--format", "lower-distance",
 BENCHMARK_ONLY = {"o3_4096.txt"}
 
 
-needs_datasets = pytest.mark.skipif(not DATASETS.is_dir(), reason=f"no datasets at {DATASETS}")
-needs_ripser = pytest.mark.skipif(RIPSER is None, reason="Debian's ripser is not installed")
+# Both come with the set-up (../shared/datasets beside the clone; scripts/bootstrap.sh installs
+# Debian's ripser): when one is missing, the tests that need it fail and say what is missing.
+
+
+@pytest.fixture
+def _datasets_present() -> None:
+    assert DATASETS.is_dir(), f"no datasets at {DATASETS} (set TDA_DATASETS)"
+
+
+@pytest.fixture
+def _ripser_present() -> None:
+    assert RIPSER is not None, "Debian's ripser is not installed (scripts/bootstrap.sh installs it)"
+
+
+needs_datasets = pytest.mark.usefixtures("_datasets_present")
+needs_ripser = pytest.mark.usefixtures("_ripser_present")
 
 
 @needs_datasets
