@@ -103,6 +103,15 @@ def wait_until(predicate: object, *, timeout: float, what: str, log: Path | None
 # --- processes -------------------------------------------------------------------------------
 
 
+def listening_status(name: str, pid: int | None, host: str, port: int, where: str) -> ServiceStatus:
+    """A one-process server's status: stopped without a live pid, running once its port answers."""
+    if pid is None:
+        return ServiceStatus(name, False, "stopped")
+    answering = port_open(host, port)
+    state = "running" if answering else "starting"
+    return ServiceStatus(name, answering, f"{state} (pid {pid}) on {where}")
+
+
 def read_pid(pid_file: Path) -> int | None:
     """The pid recorded in ``pid_file`` if that process is still alive, else None."""
     try:

@@ -16,6 +16,7 @@ from tda_backend.stack.base import (
     StackError,
     env_port,
     java_executable,
+    listening_status,
     maven_classpath,
     port_open,
     read_pid,
@@ -164,12 +165,9 @@ class Kafka:
         stop_pid(self._paths(ctx)["pid"], timeout=60)
 
     def status(self, ctx: StackContext) -> ServiceStatus:
-        pid = read_pid(self._paths(ctx)["pid"])
-        if pid is None:
-            return ServiceStatus(self.name, False, "stopped")
-        answering = port_open(HOST, self.port)
-        state = "running" if answering else "starting"
-        return ServiceStatus(self.name, answering, f"{state} (pid {pid}) on {self.bootstrap}")
+        return listening_status(
+            self.name, read_pid(self._paths(ctx)["pid"]), HOST, self.port, self.bootstrap
+        )
 
     def env(self, ctx: StackContext) -> dict[str, str]:
         return {"KAFKA_BOOTSTRAP_SERVERS": self.bootstrap}

@@ -22,7 +22,9 @@ from tda_backend.stack.base import (
     StackError,
     apt_install,
     env_port,
+    listening_status,
     port_open,
+    read_pid,
     wait_until,
 )
 
@@ -124,17 +126,7 @@ class Postgres:
 
     def _running(self, paths: dict[str, Path]) -> int | None:
         """The postmaster's pid when our cluster runs."""
-        try:
-            pid = int((paths["data"] / "postmaster.pid").read_text().split()[0])
-        except (OSError, ValueError, IndexError):
-            return None
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return None
-        except PermissionError:
-            return pid
-        return pid
+        return read_pid(paths["data"] / "postmaster.pid")
 
     def up(self, ctx: StackContext) -> None:
         self._ensure_installed()
@@ -256,12 +248,9 @@ class Postgres:
         )
 
     def status(self, ctx: StackContext) -> ServiceStatus:
-        pid = self._running(self._paths(ctx))
-        if pid is None:
-            return ServiceStatus(self.name, False, "stopped")
-        answering = port_open(HOST, self.port)
-        state = "running" if answering else "starting"
-        return ServiceStatus(self.name, answering, f"{state} (pid {pid}) on {HOST}:{self.port}")
+        return listening_status(
+            self.name, self._running(self._paths(ctx)), HOST, self.port, f"{HOST}:{self.port}"
+        )
 
     def env(self, ctx: StackContext) -> dict[str, str]:
         return {"DATABASE_URL": self.url}

@@ -18,6 +18,7 @@ from tda_backend.stack.base import (
     StackError,
     apt_install,
     env_port,
+    listening_status,
     port_open,
     read_pid,
     spawn,
@@ -107,12 +108,9 @@ class Redis:
         stop_pid(self._paths(ctx)["pid"], timeout=30)
 
     def status(self, ctx: StackContext) -> ServiceStatus:
-        pid = read_pid(self._paths(ctx)["pid"])
-        if pid is None:
-            return ServiceStatus(self.name, False, "stopped")
-        answering = port_open(HOST, self.port)
-        state = "running" if answering else "starting"
-        return ServiceStatus(self.name, answering, f"{state} (pid {pid}) on {HOST}:{self.port}")
+        return listening_status(
+            self.name, read_pid(self._paths(ctx)["pid"]), HOST, self.port, f"{HOST}:{self.port}"
+        )
 
     def env(self, ctx: StackContext) -> dict[str, str]:
         return {"REDIS_URL": self.url}
