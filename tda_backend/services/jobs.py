@@ -32,7 +32,7 @@ from tda_backend.models.tables import Dataset, Job, Result, utcnow
 from tda_backend.services import compute, parsing
 from tda_backend.services.cache import Cache
 from tda_backend.services.errors import StorageFullError, TooManyRequestsError
-from tda_backend.services.repository import Repository, new_id
+from tda_backend.services.repository import Recovery, Repository, new_id
 from tda_backend.services.storage import BlobStore
 from tda_backend.services.telemetry import JOB_DURATION, JOBS_FINISHED, JOBS_SUBMITTED, get_logger
 
@@ -113,6 +113,23 @@ class JobRunner(Protocol):
 
     def describe(self) -> dict[str, Any]:
         """What ``/health`` shows about the workers."""
+
+
+async def recover_dead_jobs(repo: Repository, settings: Settings, me: str) -> list[Recovery]:
+    """Requeue or fail the running jobs whose worker is gone (dead process, expired lease)."""
+    recovered = await repo.recover(
+        is_dead=lambda w: worker_is_dead(w, me),
+        lease_s=settings.job_lease_s,
+        max_attempts=settings.job_max_attempts,
+    )
+    for item in recovered:
+        log.warning(
+            "recovered a job whose worker stopped",
+            job_id=item.job_id,
+            status=item.status,
+            reason=item.reason,
+        )
+    return recovered
 
 
 # -- submission ---------------------------------------------------------------------------------
@@ -486,18 +503,7 @@ class EmbeddedRunner:
         }
 
     async def recover(self) -> None:
-        recovered = await self.repo.recover(
-            is_dead=lambda w: worker_is_dead(w, self.worker_id),
-            lease_s=self.settings.job_lease_s,
-            max_attempts=self.settings.job_max_attempts,
-        )
-        for item in recovered:
-            log.warning(
-                "recovered a job whose worker stopped",
-                job_id=item.job_id,
-                status=item.status,
-                reason=item.reason,
-            )
+        for item in await recover_dead_jobs(self.repo, self.settings, self.worker_id):
             if item.status == "queued":
                 self.notify()
 

@@ -36,7 +36,12 @@ from redis.asyncio import ConnectionPool
 from tda_backend.config import Settings
 from tda_backend.models.tables import Job, utcnow
 from tda_backend.services.cache import Cache
-from tda_backend.services.jobs import CANCEL_GRACE_S, Executor, make_worker_id, worker_is_dead
+from tda_backend.services.jobs import (
+    CANCEL_GRACE_S,
+    Executor,
+    make_worker_id,
+    recover_dead_jobs,
+)
 from tda_backend.services.repository import Repository
 from tda_backend.services.storage import BlobStore
 from tda_backend.services.telemetry import get_logger
@@ -234,18 +239,7 @@ class QueueRunner:
             mine, redis_up = True, False  # the database part needs no lock from Redis
         if not mine:
             return
-        recovered = await self.repo.recover(
-            is_dead=lambda w: worker_is_dead(w, self.worker_id),
-            lease_s=self.settings.job_lease_s,
-            max_attempts=self.settings.job_max_attempts,
-        )
-        for item in recovered:
-            log.warning(
-                "recovered a job whose worker stopped",
-                job_id=item.job_id,
-                status=item.status,
-                reason=item.reason,
-            )
+        await recover_dead_jobs(self.repo, self.settings, self.worker_id)
         if redis_up:
             await self._send_missing()
 
