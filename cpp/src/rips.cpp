@@ -1,6 +1,7 @@
 #include "tda/rips.hpp"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <barrier>
 #include <bit>
@@ -118,6 +119,109 @@ constexpr std::size_t kKeptHeapCapacity = 1 << 16;
 [[nodiscard]] bool filtration_less(value_t da, index_t ia, value_t db, index_t ib) noexcept {
   return da < db || (da == db && ia > ib);
 }
+
+// The working column of a reduction: a monotone priority queue (a radix heap) of coboundary
+// entries that hands out the earliest in filtration order first. A column only ever adds
+// columns whose own earliest nonzero entry is the working pivot, so every entry pushed earlier
+// than the last one handed out belongs to a set that sums to zero: such entries are dropped on
+// arrival. Entries sit in buckets by the highest bit in which their 128-bit key (diameter bits,
+// then the complement of the index) differs from the last key handed out; only the lowest
+// nonempty bucket is ever scanned, and each entry moves down a few buckets in its lifetime.
+class ColumnHeap {
+ public:
+  // Empties the heap for a new column whose entries carry their index under index_mask.
+  void reset(std::uint64_t index_mask) noexcept {
+    for (std::size_t word = 0; word < nonempty_.size(); ++word) {
+      for (std::uint64_t bits = nonempty_[word]; bits != 0; bits &= bits - 1) {
+        buckets_[word * 64 + static_cast<std::size_t>(std::countr_zero(bits))].clear();
+      }
+      nonempty_[word] = 0;
+    }
+    last_ = {};
+    index_mask_ = index_mask;
+  }
+
+  void push(const Entry& entry) {
+    const Key key = key_of(entry);
+    if (key < last_) {
+      return;
+    }
+    const std::size_t bucket = bucket_of(key);
+    buckets_[bucket].push_back(entry);
+    nonempty_[bucket / 64] |= std::uint64_t{1} << (bucket % 64);
+  }
+
+  // Brings the earliest entries, all of one simplex, into front(); false when the heap is empty.
+  bool settle() {
+    if ((nonempty_[0] & 1U) != 0) {
+      return true;
+    }
+    std::size_t bucket = 0;
+    for (std::size_t word = 0;; ++word) {
+      if (word == nonempty_.size()) {
+        return false;
+      }
+      if (nonempty_[word] != 0) {
+        bucket = word * 64 + static_cast<std::size_t>(std::countr_zero(nonempty_[word]));
+        break;
+      }
+    }
+    std::vector<Entry>& from = buckets_[bucket];
+    Key least = key_of(from.front());
+    for (const Entry& e : from) {
+      least = std::min(least, key_of(e));
+    }
+    last_ = least;
+    for (const Entry& e : from) {
+      const std::size_t to = bucket_of(key_of(e));
+      buckets_[to].push_back(e);
+      nonempty_[to / 64] |= std::uint64_t{1} << (to % 64);
+    }
+    from.clear();
+    nonempty_[bucket / 64] &= ~(std::uint64_t{1} << (bucket % 64));
+    return true;
+  }
+
+  // The entries of the earliest simplex, after settle() returned true.
+  [[nodiscard]] const std::vector<Entry>& front() const noexcept { return buckets_[0]; }
+  void pop_front() noexcept {
+    buckets_[0].clear();
+    nonempty_[0] &= ~std::uint64_t{1};
+  }
+
+  [[nodiscard]] std::size_t capacity() const noexcept {
+    std::size_t total = 0;
+    for (const auto& bucket : buckets_) {
+      total += bucket.capacity();
+    }
+    return total;
+  }
+
+ private:
+  struct Key {
+    std::uint64_t high = 0;  // the diameter's bits: ordered like the diameters, which are >= 0
+    std::uint64_t low = 0;   // the complement of the index: a larger index comes first
+    friend bool operator<(const Key& a, const Key& b) noexcept {
+      return a.high < b.high || (a.high == b.high && a.low < b.low);
+    }
+  };
+  [[nodiscard]] Key key_of(const Entry& e) const noexcept {
+    // Adding +0.0 turns a -0.0 diameter into +0.0, whose bits order like the other values.
+    return {std::bit_cast<std::uint64_t>(e.diameter + 0.0), ~(e.packed & index_mask_)};
+  }
+  [[nodiscard]] std::size_t bucket_of(const Key& key) const noexcept {
+    if (const std::uint64_t high = key.high ^ last_.high; high != 0) {
+      return 64 + static_cast<std::size_t>(std::bit_width(high));
+    }
+    return static_cast<std::size_t>(std::bit_width(key.low ^ last_.low));
+  }
+
+  static constexpr std::size_t kBuckets = 129;
+  std::array<std::vector<Entry>, kBuckets> buckets_;
+  std::array<std::uint64_t, (kBuckets + 63) / 64> nonempty_{};
+  Key last_{};
+  std::uint64_t index_mask_ = ~std::uint64_t{0};
+};
 
 // Open-addressing map from a pivot's index to the column that owns it and its coefficient.
 class PivotMap {
@@ -795,17 +899,9 @@ class RipsPersistence {
     });
   }
 
-  // The working column: a heap of coboundary entries whose top is the earliest in filtration.
-  struct Later {
-    const RipsPersistence* rips;
-    bool operator()(const Entry& a, const Entry& b) const noexcept {
-      return filtration_less(b.diameter, rips->index_of(b), a.diameter, rips->index_of(a));
-    }
-  };
-
-  // A column being reduced: a heap of coboundary entries, and the columns added to it.
+  // A column being reduced: its coboundary entries, and the columns added to it.
   struct Working {
-    std::vector<Entry> heap;
+    ColumnHeap heap;
     std::vector<Entry> reduction;
     Entry pivot{};
     bool found = false;
@@ -822,30 +918,26 @@ class RipsPersistence {
     value_t d = 0;
     bool odd = false;
     while (cofacets.next(cofacet, d, odd)) {
-      w.heap.push_back(make_entry(d, cofacet, odd ? field_.negate(c) : c));
-      std::push_heap(w.heap.begin(), w.heap.end(), Later{this});
+      w.heap.push(make_entry(d, cofacet, odd ? field_.negate(c) : c));
     }
     w.reduction.push_back(make_entry(simplex.diameter, index, c));
   }
 
-  // Pops entries of equal index together; leaves the first nonzero sum on top, in w.pivot.
+  // Takes out entries of equal index together; leaves the first nonzero sum, in w.pivot, as the
+  // heap's only earliest entry.
   [[nodiscard]] bool pop_pivot(Working& w) const {
     auto& heap = w.heap;
-    while (!heap.empty()) {
-      Entry pivot = heap.front();
-      std::pop_heap(heap.begin(), heap.end(), Later{this});
-      heap.pop_back();
-      coefficient_t c = coefficient_of(pivot);
-      const index_t index = index_of(pivot);
-      while (!heap.empty() && index_of(heap.front()) == index) {
-        c = field_.add(c, coefficient_of(heap.front()));
-        std::pop_heap(heap.begin(), heap.end(), Later{this});
-        heap.pop_back();
+    while (heap.settle()) {
+      const std::vector<Entry>& front = heap.front();
+      coefficient_t c = 0;
+      for (const Entry& e : front) {
+        c = field_.add(c, coefficient_of(e));
       }
+      const Entry first = front.front();
+      heap.pop_front();
       if (c != 0) {
-        w.pivot = make_entry(pivot.diameter, index, c);
-        heap.push_back(w.pivot);
-        std::push_heap(heap.begin(), heap.end(), Later{this});
+        w.pivot = make_entry(first.diameter, index_of(first), c);
+        heap.push(w.pivot);
         return true;
       }
     }
@@ -856,7 +948,7 @@ class RipsPersistence {
   // when the column is an emergent pair: its earliest cofacet has its diameter and is free.
   bool init_coboundary(Working& w, const Entry& column, int dim, const PivotMap& pivots,
                        bool allow_emergent, Vertices& vertices) const {
-    w.heap.clear();
+    w.heap.reset(index_mask_);
     w.reduction.clear();
     const index_t index = index_of(column);
     vertices_of(index, dim, vertices);
@@ -874,9 +966,8 @@ class RipsPersistence {
           return true;
         }
       }
-      w.heap.push_back(entry);
+      w.heap.push(entry);
     }
-    std::make_heap(w.heap.begin(), w.heap.end(), Later{this});
     return false;
   }
 
@@ -1037,7 +1128,7 @@ class RipsPersistence {
       }
       finish_column(w, columns, j, dim, pivots);
       if (w.heap.capacity() > kKeptHeapCapacity) {
-        w.heap = {};
+        w.heap = ColumnHeap{};
       }
     }
   }
