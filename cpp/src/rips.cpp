@@ -289,31 +289,46 @@ class PivotMap {
   std::size_t size_ = 0;
 };
 
-// Runs body(begin, end, thread) over [0, count) in n_threads contiguous chunks; an exception
-// thrown in any chunk (such as Cancelled) is rethrown in the caller once all chunks stopped.
+// The number of chunks parallel_chunks cuts count items into for n_threads threads: several per
+// thread, so that chunks of uneven cost still keep every thread busy to the end.
+[[nodiscard]] std::size_t chunk_count(std::size_t count, unsigned n_threads) noexcept {
+  constexpr std::size_t kChunksPerThread = 16;
+  if (n_threads <= 1 || count == 0) {
+    return 1;
+  }
+  return std::min(count, std::size_t{n_threads} * kChunksPerThread);
+}
+
+// Runs body(begin, end, chunk) over the chunk_count(count, n_threads) contiguous chunks of
+// [0, count), chunk k before chunk k + 1 in the range, on n_threads threads taking the next chunk
+// as they come free. An exception thrown in any chunk (such as Cancelled) stops the others from
+// starting chunks and is rethrown in the caller once all threads stopped.
 template <class Body>
-void parallel_for(std::size_t count, unsigned n_threads, Body body) {
-  const std::size_t threads =
-      std::clamp<std::size_t>(n_threads, 1, std::max<std::size_t>(1, count));
-  if (threads == 1) {
-    body(std::size_t{0}, count, 0U);
+void parallel_chunks(std::size_t count, unsigned n_threads, Body body) {
+  const std::size_t chunks = chunk_count(count, n_threads);
+  if (chunks == 1) {
+    body(std::size_t{0}, count, std::size_t{0});
     return;
   }
+  const std::size_t threads = std::min<std::size_t>(n_threads, chunks);
   std::vector<std::exception_ptr> errors(threads);
+  std::atomic<std::size_t> next{0};
+  auto run = [&](std::size_t t) {
+    try {
+      for (std::size_t k = next.fetch_add(1); k < chunks; k = next.fetch_add(1)) {
+        body(count * k / chunks, count * (k + 1) / chunks, k);
+      }
+    } catch (...) {
+      errors[t] = std::current_exception();
+      next.store(chunks);
+    }
+  };
   {
     std::vector<std::jthread> workers;
-    const std::size_t chunk = (count + threads - 1) / threads;
-    for (unsigned t = 0; t < threads; ++t) {
-      const std::size_t begin = std::min(count, t * chunk);
-      const std::size_t end = std::min(count, begin + chunk);
-      workers.emplace_back([&body, &errors, begin, end, t] {
-        try {
-          body(begin, end, t);
-        } catch (...) {
-          errors[t] = std::current_exception();
-        }
-      });
+    for (std::size_t t = 1; t < threads; ++t) {
+      workers.emplace_back(run, t);
     }
+    run(0);
   }
   for (const auto& error : errors) {
     if (error) {
@@ -766,21 +781,21 @@ class RipsPersistence {
       return;
     }
     // Edges in an apparent pair with a triangle need no column.
-    std::vector<std::vector<Entry>> kept(std::max(1U, options_.n_threads));
-    parallel_for(candidates.size(), options_.n_threads,
-                 [&](std::size_t begin, std::size_t end, unsigned t) {
-                   Vertices v;
-                   Pairwise pairwise;
-                   for (std::size_t i = begin; i < end; ++i) {
-                     const index_t index = index_of(candidates[i]);
-                     const value_t d = candidates[i].diameter;
-                     vertices_of(index, 1, v);
-                     pairwise.assign({0, d, d, 0});
-                     if (!has_zero_apparent_cofacet(v, pairwise, index, d)) {
-                       kept[t].push_back(candidates[i]);
-                     }
-                   }
-                 });
+    std::vector<std::vector<Entry>> kept(chunk_count(candidates.size(), options_.n_threads));
+    parallel_chunks(candidates.size(), options_.n_threads,
+                    [&](std::size_t begin, std::size_t end, std::size_t t) {
+                      Vertices v;
+                      Pairwise pairwise;
+                      for (std::size_t i = begin; i < end; ++i) {
+                        const index_t index = index_of(candidates[i]);
+                        const value_t d = candidates[i].diameter;
+                        vertices_of(index, 1, v);
+                        pairwise.assign({0, d, d, 0});
+                        if (!has_zero_apparent_cofacet(v, pairwise, index, d)) {
+                          kept[t].push_back(candidates[i]);
+                        }
+                      }
+                    });
     columns.clear();
     // Chunks are in filtration order and so is their concatenation; reduction wants it reversed.
     for (const auto& part : kept) {
@@ -823,72 +838,74 @@ class RipsPersistence {
                                   int dim, const PivotMap& pivots) {
     const bool keep_simplices = dim + 1 < maxdim_;
     const unsigned threads = std::max(1U, options_.n_threads);
-    std::vector<std::vector<Entry>> next_simplices(threads);
-    std::vector<std::vector<Entry>> next_columns(threads);
-    parallel_for(simplices.size(), threads, [&](std::size_t begin, std::size_t end, unsigned t) {
-      Vertices vertices;
-      Vertices cofacet_vertices;
-      Pairwise sigma_pairwise;
-      Pairwise tau_pairwise;
-      for (std::size_t i = begin; i < end; ++i) {
-        if ((i & 0xFFU) == 0) {
-          control_.check_cancelled();
-        }
-        const index_t index = index_of(simplices[i]);
-        const value_t diameter = simplices[i].diameter;
-        vertices_of(index, dim, vertices);
-        pairwise_distances(vertices, sigma_pairwise);
-        const std::size_t m = vertices.size();
-        Cofacets cofacets(*this, vertices, index, diameter, false);
-        index_t cofacet = 0;
-        value_t d = 0;
-        bool odd = false;
-        bool equal_seen = false;
-        while (cofacets.next(cofacet, d, odd)) {
-          const Entry entry = make_entry(d, cofacet, 1);
-          if (keep_simplices) {
-            next_simplices[t].push_back(entry);
-          }
-          // Cofacets come in decreasing index, adding a vertex above the simplex's: the first
-          // of equal diameter is the simplex's earliest cofacet, and the simplex is the latest
-          // facet of every cofacet of equal diameter.
-          const bool earliest_equal = d == diameter && !equal_seen;
-          equal_seen = equal_seen || d == diameter;
-          if (pivots.find(cofacet) != nullptr) {
-            continue;
-          }
-          if (earliest_equal) {
-            continue;  // the cofacet of an apparent pair with this simplex
-          }
-          // The cofacet's vertices in decreasing order: the added vertex comes first.
-          cofacet_vertices.resize(m + 1);
-          cofacet_vertices[0] = max_vertex(cofacet, static_cast<int>(m) + 1, n_);
-          std::copy(vertices.begin(), vertices.end(), cofacet_vertices.begin() + 1);
-          tau_pairwise.resize((m + 1) * (m + 1));
-          tau_pairwise[0] = 0;
-          for (std::size_t a = 0; a < m; ++a) {
-            tau_pairwise[a + 1] = tau_pairwise[(a + 1) * (m + 1)] = cofacets.last_distance(a);
-            for (std::size_t b = 0; b < m; ++b) {
-              tau_pairwise[(a + 1) * (m + 1) + b + 1] = sigma_pairwise[a * m + b];
+    const std::size_t chunks = chunk_count(simplices.size(), threads);
+    std::vector<std::vector<Entry>> next_simplices(chunks);
+    std::vector<std::vector<Entry>> next_columns(chunks);
+    parallel_chunks(
+        simplices.size(), threads, [&](std::size_t begin, std::size_t end, std::size_t t) {
+          Vertices vertices;
+          Vertices cofacet_vertices;
+          Pairwise sigma_pairwise;
+          Pairwise tau_pairwise;
+          for (std::size_t i = begin; i < end; ++i) {
+            if ((i & 0xFFU) == 0) {
+              control_.check_cancelled();
+            }
+            const index_t index = index_of(simplices[i]);
+            const value_t diameter = simplices[i].diameter;
+            vertices_of(index, dim, vertices);
+            pairwise_distances(vertices, sigma_pairwise);
+            const std::size_t m = vertices.size();
+            Cofacets cofacets(*this, vertices, index, diameter, false);
+            index_t cofacet = 0;
+            value_t d = 0;
+            bool odd = false;
+            bool equal_seen = false;
+            while (cofacets.next(cofacet, d, odd)) {
+              const Entry entry = make_entry(d, cofacet, 1);
+              if (keep_simplices) {
+                next_simplices[t].push_back(entry);
+              }
+              // Cofacets come in decreasing index, adding a vertex above the simplex's: the first
+              // of equal diameter is the simplex's earliest cofacet, and the simplex is the latest
+              // facet of every cofacet of equal diameter.
+              const bool earliest_equal = d == diameter && !equal_seen;
+              equal_seen = equal_seen || d == diameter;
+              if (pivots.find(cofacet) != nullptr) {
+                continue;
+              }
+              if (earliest_equal) {
+                continue;  // the cofacet of an apparent pair with this simplex
+              }
+              // The cofacet's vertices in decreasing order: the added vertex comes first.
+              cofacet_vertices.resize(m + 1);
+              cofacet_vertices[0] = max_vertex(cofacet, static_cast<int>(m) + 1, n_);
+              std::copy(vertices.begin(), vertices.end(), cofacet_vertices.begin() + 1);
+              tau_pairwise.resize((m + 1) * (m + 1));
+              tau_pairwise[0] = 0;
+              for (std::size_t a = 0; a < m; ++a) {
+                tau_pairwise[a + 1] = tau_pairwise[(a + 1) * (m + 1)] = cofacets.last_distance(a);
+                for (std::size_t b = 0; b < m; ++b) {
+                  tau_pairwise[(a + 1) * (m + 1) + b + 1] = sigma_pairwise[a * m + b];
+                }
+              }
+              if (d != diameter) {
+                const Facet facet = latest_equal_facet(cofacet_vertices, tau_pairwise, d);
+                if (facet.index >= 0 && facet_pairs_with(cofacet_vertices, facet, cofacet, d)) {
+                  continue;  // the cofacet of an apparent pair with another facet
+                }
+              }
+              if (has_zero_apparent_cofacet(cofacet_vertices, tau_pairwise, cofacet, d)) {
+                continue;  // the facet of an apparent pair: settled without a column
+              }
+              next_columns[t].push_back(entry);
             }
           }
-          if (d != diameter) {
-            const Facet facet = latest_equal_facet(cofacet_vertices, tau_pairwise, d);
-            if (facet.index >= 0 && facet_pairs_with(cofacet_vertices, facet, cofacet, d)) {
-              continue;  // the cofacet of an apparent pair with another facet
-            }
-          }
-          if (has_zero_apparent_cofacet(cofacet_vertices, tau_pairwise, cofacet, d)) {
-            continue;  // the facet of an apparent pair: settled without a column
-          }
-          next_columns[t].push_back(entry);
-        }
-      }
-    });
+        });
     simplices.clear();
     simplices.shrink_to_fit();
     columns.clear();
-    for (unsigned t = 0; t < threads; ++t) {
+    for (std::size_t t = 0; t < chunks; ++t) {
       simplices.insert(simplices.end(), next_simplices[t].begin(), next_simplices[t].end());
       next_simplices[t] = {};
       columns.insert(columns.end(), next_columns[t].begin(), next_columns[t].end());
