@@ -920,6 +920,7 @@ class RipsPersistence {
   struct Working {
     ColumnHeap heap;
     std::vector<Entry> reduction;
+    std::vector<Entry> pending;  // cofacets held back by add_apparent_facet
     Entry pivot{};
     bool found = false;
     bool emergent = false;
@@ -988,6 +989,45 @@ class RipsPersistence {
     return false;
   }
 
+  // If the pivot tau is the cofacet of a zero-persistence apparent pair (sigma, tau), adds the
+  // coboundary of sigma, scaled to cancel the pivot, and returns true. sigma's cofacets are
+  // enumerated once: those met before the first of equal diameter wait in w.pending until that
+  // one turns out to be tau (the pair is apparent) or not (nothing is added).
+  bool add_apparent_facet(Working& w, int dim, Vertices& vertices) const {
+    const index_t tau = index_of(w.pivot);
+    const value_t diameter = w.pivot.diameter;
+    vertices_of(tau, dim + 1, vertices);
+    const Facet facet = latest_equal_facet(vertices, diameter);
+    if (facet.index < 0) {
+      return false;
+    }
+    vertices.erase(vertices.begin() + static_cast<std::ptrdiff_t>(facet.removed));
+    const coefficient_t c =
+        field_.negate(field_.multiply(coefficient_of(w.pivot), field_.inverse(sign(facet.odd))));
+    Cofacets cofacets(*this, vertices, facet.index, diameter, true);
+    index_t cofacet = 0;
+    value_t d = 0;
+    bool odd = false;
+    w.pending.clear();
+    while (cofacets.next(cofacet, d, odd)) {
+      w.pending.push_back(make_entry(d, cofacet, odd ? field_.negate(c) : c));
+      if (d == diameter) {
+        if (cofacet != tau) {
+          return false;
+        }
+        break;
+      }
+    }
+    for (const Entry& e : w.pending) {
+      w.heap.push(e);
+    }
+    while (cofacets.next(cofacet, d, odd)) {
+      w.heap.push(make_entry(d, cofacet, odd ? field_.negate(c) : c));
+    }
+    w.reduction.push_back(make_entry(diameter, facet.index, c));
+    return true;
+  }
+
   // Adds columns owning the pivot, and the coboundaries of apparent pairs, until the pivot is
   // free in `pivots` (true, w.pivot set) or the column is zero (false). Only reads `pivots` and
   // the stored reductions of the columns it names, so columns reduce concurrently against a
@@ -1002,12 +1042,7 @@ class RipsPersistence {
         const coefficient_t factor =
             field_.negate(field_.multiply(pivot_coefficient, field_.inverse(owner->coefficient)));
         add_column(w, columns, owner->column, factor, dim, vertices);
-      } else if (const Facet facet = zero_apparent_facet(pivot_index, w.pivot.diameter, dim + 1);
-                 facet.index >= 0) {
-        const coefficient_t factor =
-            field_.negate(field_.multiply(pivot_coefficient, field_.inverse(sign(facet.odd))));
-        push_coboundary(w, make_entry(w.pivot.diameter, facet.index, 1), factor, dim, vertices);
-      } else {
+      } else if (!add_apparent_facet(w, dim, vertices)) {
         return true;
       }
       if ((++additions & 0x3FFU) == 0) {
