@@ -87,6 +87,29 @@ def estimate_mb(computation: Computation, data: FloatArray) -> float:
     return float(estimate.bytes) / 1e6
 
 
+def bound_mb(computation: Computation, n_points: int) -> float | None:
+    """An upper bound of ``estimate_mb`` from the number of points alone, for every data of that
+    size; None where there is none (the alpha complex: its estimate needs the array).
+
+    It repeats the terms of the engine's Vietoris-Rips estimate (``estimate_rips`` in
+    cpp/src/rips.cpp) at their largest: k-simplices are at most C(n, k+1), all pairs within the
+    threshold; the distances at most the neighbour lists of every pair (16 bytes an entry, two per
+    pair, 8 per point), which also exceed the dense lower triangle; a column entry is 16 bytes.
+    A test holds the engine to it.
+    """
+    if computation.algorithm != "vietoris-rips":
+        return None
+    maxdim = int(computation.params["maxdim"])
+
+    def simplices(k: int) -> int:
+        return math.comb(n_points, k + 1) if k >= 0 else 0
+
+    entry = 16
+    distances = 16 * n_points * (n_points - 1) + 8 * n_points
+    reduction = entry * (simplices(maxdim) + simplices(maxdim - 1)) + 2 * 16 * simplices(maxdim)
+    return (distances + max(entry * simplices(1) * 2, reduction)) / 1e6
+
+
 def check_memory(computation: Computation, data: FloatArray, budget_mb: float) -> None:
     """Refuse, before queueing, a computation whose estimate exceeds the budget."""
     needed = estimate_mb(computation, data)

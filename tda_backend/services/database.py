@@ -33,11 +33,16 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def create_engine(url: str, *, pool_size: int = 5, max_overflow: int = 10) -> AsyncEngine:
+def create_engine(
+    url: str, *, pool_size: int = 5, max_overflow: int = 10, pre_ping: bool = True
+) -> AsyncEngine:
+    """A pool per process. ``pre_ping`` tests each connection as it is taken from the pool
+    (three round trips on asyncpg: BEGIN, a ping, ROLLBACK), so that none a database restart has
+    broken is used. Without it, the first statement on a broken connection fails, and that failure
+    makes the pool replace all of its connections."""
     if not is_sqlite(url):
-        # A pool per process; pre-ping replaces connections a database restart has broken.
         return create_async_engine(
-            url, pool_pre_ping=True, pool_size=pool_size, max_overflow=max_overflow
+            url, pool_pre_ping=pre_ping, pool_size=pool_size, max_overflow=max_overflow
         )
     sqlite_path = make_url(url).database
     if sqlite_path:
@@ -64,6 +69,15 @@ def create_engine(url: str, *, pool_size: int = 5, max_overflow: int = 10) -> As
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def create_read_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions for reads of one statement. On PostgreSQL they run in autocommit: a statement is
+    its own transaction there anyway, and the BEGIN and ROLLBACK round trips around it are saved.
+    SQLite keeps its transactions (every one starts with ``BEGIN IMMEDIATE``, see above)."""
+    if engine.dialect.name == "sqlite":
+        return create_sessionmaker(engine)
+    return create_sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"))
 
 
 async def ping(engine: AsyncEngine) -> None:

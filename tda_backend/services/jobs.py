@@ -150,19 +150,81 @@ class Submitter:
         owner: str | None,
         request_id: str | None,
     ) -> Job:
-        dataset = await self.repo.get_dataset(request.data_id, owner)
+        """Accept a job: one database transaction and one message on the queue.
+
+        A job whose result exists already is answered succeeded. Any other is refused when its
+        memory estimate exceeds ``MAX_JOB_MEMORY_MB``; the bound from the data's size decides
+        that without reading the data, and only where it exceeds the budget is the data read for
+        the engine's estimate (outside the transaction, which is then run again).
+        """
         params = request.model_dump(exclude={"data_id"})
-        computation = computation_for(algorithm, params, dataset.kind, dataset.id)
-        computation.check()
-        key = compute.result_key(dataset.sha256, computation)
-        reusable = await self.repo.find_result(key)
-        if reusable is None:
-            data = await asyncio.to_thread(self._load, dataset)
-            await asyncio.to_thread(
-                compute.check_memory, computation, data, self.settings.max_job_memory_mb
+        budget_mb = self.settings.max_job_memory_mb
+        # What the transaction's read of the dataset decided: the computation and its result key.
+        computation: compute.Computation | None = None
+        key = ""
+        checked = False
+
+        def key_of(dataset: Dataset) -> str:
+            nonlocal computation, key
+            computation = computation_for(algorithm, params, dataset.kind, dataset.id)
+            computation.check()
+            key = compute.result_key(dataset.sha256, computation)
+            return key
+
+        def make_job(dataset: Dataset, reusable: Result | None) -> Job | None:
+            assert computation is not None
+            if reusable is None and not checked:
+                bound = compute.bound_mb(computation, dataset.n_rows)
+                if bound is None or bound > budget_mb:
+                    return None
+            return self._new_job(algorithm, params, dataset, key, reusable, owner, request_id)
+
+        limit = self.settings.max_jobs_per_key
+        submitted = await self.repo.submit(
+            request.data_id, owner, key_of=key_of, make_job=make_job, max_active=limit
+        )
+        if submitted.job is None and not submitted.over_limit:
+            assert computation is not None
+            data = await asyncio.to_thread(self._load, submitted.dataset)
+            await asyncio.to_thread(compute.check_memory, computation, data, budget_mb)
+            checked = True
+            submitted = await self.repo.submit(
+                request.data_id, owner, key_of=key_of, make_job=make_job, max_active=limit
             )
+        job = submitted.job
+        if job is None:
+            raise TooManyRequestsError(
+                f"too many jobs: this API key already has {limit} queued or running"
+                " (MAX_JOBS_PER_KEY); wait for one to finish or cancel one",
+                retry_after=HEARTBEAT_S * 10,
+            )
+        JOBS_SUBMITTED.labels(algorithm, str(job.reused).lower()).inc()
+        log.info(
+            "job accepted",
+            job_id=job.id,
+            algorithm=algorithm,
+            reused=job.reused,
+            data_id=job.data_id,
+        )
+        if submitted.reusable is None:
+            await self.runner.enqueue(job)
+        elif self.settings.kafka_bootstrap_servers is not None:
+            document = await asyncio.to_thread(self.blobs.get, submitted.reusable.blob_sha256)
+            publish_features_later(self.settings, job.id, document)
+        return job
+
+    @staticmethod
+    def _new_job(
+        algorithm: str,
+        params: dict[str, Any],
+        dataset: Dataset,
+        key: str,
+        reusable: Result | None,
+        owner: str | None,
+        request_id: str | None,
+    ) -> Job:
         now = utcnow()
-        job = Job(
+        return Job(
             id=new_id("job"),
             owner=owner,
             data_id=dataset.id,
@@ -180,30 +242,6 @@ class Submitter:
             started_at=None if reusable is None else now,
             finished_at=None if reusable is None else now,
         )
-        limit = self.settings.max_jobs_per_key
-        if reusable is None and owner is not None and limit > 0:
-            if not await self.repo.add_job_within_limit(job, limit):
-                raise TooManyRequestsError(
-                    f"too many jobs: this API key already has {limit} queued or running"
-                    " (MAX_JOBS_PER_KEY); wait for one to finish or cancel one",
-                    retry_after=HEARTBEAT_S * 10,
-                )
-        else:
-            await self.repo.add_job(job)
-        JOBS_SUBMITTED.labels(algorithm, str(job.reused).lower()).inc()
-        log.info(
-            "job accepted",
-            job_id=job.id,
-            algorithm=algorithm,
-            reused=job.reused,
-            data_id=dataset.id,
-        )
-        if reusable is None:
-            await self.runner.enqueue(job)
-        elif self.settings.kafka_bootstrap_servers is not None:
-            document = await asyncio.to_thread(self.blobs.get, reusable.blob_sha256)
-            publish_features_later(self.settings, job.id, document)
-        return job
 
     def _load(self, dataset: Dataset) -> parsing.FloatArray:
         return parsing.from_npy_bytes(self.blobs.get(dataset.sha256))

@@ -1,4 +1,5 @@
-"""Database access for datasets, jobs and results. Each method is one short transaction.
+"""Database access for datasets, jobs and results. Each method is one short transaction, or, for
+a single read, one statement outside any transaction (see ``database.create_read_sessionmaker``).
 
 Job state changes are conditional updates (``WHERE status = ... AND worker = ...``), so that two
 processes can never both start a job, and a worker whose job was taken from it (its lease expired)
@@ -37,13 +38,30 @@ class _OverLimit(Exception):
     """Rolls back a job insert that would exceed its owner's cap."""
 
 
+@dataclass(frozen=True)
+class Submission:
+    """What ``Repository.submit`` did: the dataset and reusable result it read, and the job it
+    inserted (None when ``make_job`` declined, or when the owner's cap refused it)."""
+
+    dataset: Dataset
+    reusable: Result | None
+    job: Job | None
+    over_limit: bool = False
+
+
 def _rowcount(result: Any) -> int:
     return cast(CursorResult[Any], result).rowcount
 
 
 class Repository:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        reads: async_sessionmaker[AsyncSession] | None = None,
+    ) -> None:
         self._sessions = sessions
+        # Single-statement reads need no transaction of their own (no BEGIN and ROLLBACK).
+        self._reads = reads or sessions
 
     # -- datasets -------------------------------------------------------------------------------
 
@@ -54,48 +72,62 @@ class Repository:
     async def get_dataset(
         self, data_id: str, owner: str | None, *, field: str = "data_id"
     ) -> Dataset:
-        async with self._sessions() as session:
+        async with self._reads() as session:
             dataset = await session.get(Dataset, data_id)
-        if dataset is None or (owner is not None and dataset.owner != owner):
-            raise NotFoundError(f"{field}: no data with id {data_id!r}")
-        return dataset
+        return _owned_dataset(dataset, data_id, owner, field)
 
     # -- jobs -----------------------------------------------------------------------------------
 
-    async def add_job(self, job: Job) -> None:
-        async with self._sessions.begin() as session:
-            session.add(job)
+    async def submit(
+        self,
+        data_id: str,
+        owner: str | None,
+        *,
+        key_of: Callable[[Dataset], str],
+        make_job: Callable[[Dataset, Result | None], Job | None],
+        max_active: int = 0,
+    ) -> Submission:
+        """Accept a job in one transaction: read the dataset (``data_id``, scoped to ``owner``),
+        the result its computation's key (``key_of``) names if one exists, and insert the job
+        ``make_job`` builds from them; ``make_job`` returns None when it cannot decide without
+        more work (nothing is inserted then).
 
-    async def add_job_within_limit(self, job: Job, max_active: int) -> bool:
-        """Add ``job`` unless its owner would then have more than ``max_active`` queued or
-        running jobs; False when refused.
-
-        The row is inserted first and counted with the others in the same transaction: SQLite
-        lets one writer in at a time and PostgreSQL is serialised per owner by an advisory lock,
-        so processes submitting at once never exceed the cap together, and a refused job was
-        never visible to a worker.
+        With ``max_active`` > 0, a queued job is refused (``over_limit``) when its owner would then
+        have more than ``max_active`` queued or running jobs. The row is inserted first and
+        counted with the others in the same transaction: SQLite lets one writer in at a time and
+        PostgreSQL is serialised per owner by an advisory lock, so processes submitting at once
+        never exceed the cap together, and a refused job was never visible to a worker.
         """
         try:
             async with self._sessions.begin() as session:
-                if session.get_bind().dialect.name == "postgresql":
+                dataset = _owned_dataset(
+                    await session.get(Dataset, data_id), data_id, owner, "data_id"
+                )
+                reusable = await session.get(Result, key_of(dataset))
+                job = make_job(dataset, reusable)
+                if job is None:
+                    return Submission(dataset, reusable, None)
+                capped = max_active > 0 and job.owner is not None and job.status == "queued"
+                if capped and session.get_bind().dialect.name == "postgresql":
                     await session.execute(
                         select(func.pg_advisory_xact_lock(func.hashtext(f"jobs-of:{job.owner}")))
                     )
                 session.add(job)
-                await session.flush()
-                active = await session.scalar(
-                    select(func.count())
-                    .select_from(Job)
-                    .where(Job.owner == job.owner, Job.status.in_(("queued", "running")))
-                )
-                if int(active or 0) > max_active:
-                    raise _OverLimit
+                if capped:
+                    await session.flush()
+                    active = await session.scalar(
+                        select(func.count())
+                        .select_from(Job)
+                        .where(Job.owner == job.owner, Job.status.in_(("queued", "running")))
+                    )
+                    if int(active or 0) > max_active:
+                        raise _OverLimit
         except _OverLimit:
-            return False
-        return True
+            return Submission(dataset, reusable, None, over_limit=True)
+        return Submission(dataset, reusable, job)
 
     async def get_job(self, job_id: str, owner: str | None) -> Job:
-        async with self._sessions() as session:
+        async with self._reads() as session:
             job = await session.get(Job, job_id)
         if job is None or (owner is not None and job.owner != owner):
             raise NotFoundError(f"job_id: no job with id {job_id!r}")
@@ -109,7 +141,7 @@ class Repository:
             conditions.append(Job.owner == owner)
         if status is not None:
             conditions.append(Job.status == status)
-        async with self._sessions() as session:
+        async with self._reads() as session:
             total = await session.scalar(select(func.count()).select_from(Job).where(*conditions))
             jobs = await session.scalars(
                 select(Job)
@@ -190,7 +222,7 @@ class Repository:
 
     async def queued_jobs(self, created_before: datetime, limit: int) -> list[tuple[str, int]]:
         """``(id, attempts)`` of the oldest queued jobs created before ``created_before``."""
-        async with self._sessions() as session:
+        async with self._reads() as session:
             rows = await session.execute(
                 select(Job.id, Job.attempts)
                 .where(Job.status == "queued", Job.created_at < created_before)
@@ -273,7 +305,7 @@ class Repository:
         return recovered
 
     async def job_counts(self) -> dict[tuple[str, str], int]:
-        async with self._sessions() as session:
+        async with self._reads() as session:
             rows = await session.execute(
                 select(Job.algorithm, Job.status, func.count()).group_by(Job.algorithm, Job.status)
             )
@@ -282,7 +314,7 @@ class Repository:
     # -- results --------------------------------------------------------------------------------
 
     async def find_result(self, key: str) -> Result | None:
-        async with self._sessions() as session:
+        async with self._reads() as session:
             return await session.get(Result, key)
 
     async def add_result(self, result: Result) -> None:
@@ -293,3 +325,9 @@ class Repository:
         except IntegrityError:
             if await self.find_result(result.key) is None:
                 raise
+
+
+def _owned_dataset(dataset: Dataset | None, data_id: str, owner: str | None, field: str) -> Dataset:
+    if dataset is None or (owner is not None and dataset.owner != owner):
+        raise NotFoundError(f"{field}: no data with id {data_id!r}")
+    return dataset
