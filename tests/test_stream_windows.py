@@ -10,7 +10,12 @@ import pytest
 
 from tda_backend.core import vietoris_rips
 from tda_backend.flink.features import diagrams_from_json
-from tda_backend.flink.windows import StreamWindows, WindowSpec, parse_events
+from tda_backend.flink.windows import (
+    DimensionMismatchError,
+    StreamWindows,
+    WindowSpec,
+    parse_events,
+)
 
 
 def windows_of(spec: WindowSpec, points: list[list[float]], batches: list[int]) -> list[dict]:
@@ -63,10 +68,23 @@ def test_messages_of_both_shapes_parse() -> None:
         json.dumps({"stream_id": "a", "points": [[1, 2], [3, 4]], "ingested_ms": 7})
     )
     assert batch is not None
-    assert (batch.stream_id, batch.points, batch.ingested_ms) == ("a", [[1.0, 2.0], [3.0, 4.0]], 7)
+    assert (batch.stream_id, batch.points.tolist(), batch.ingested_ms) == (
+        "a",
+        [[1.0, 2.0], [3.0, 4.0]],
+        7,
+    )
     single = parse_events(b'{"stream_id": "b", "point": [5]}')
     assert single is not None
-    assert (single.stream_id, single.points, single.ingested_ms) == ("b", [[5.0]], None)
+    assert (single.stream_id, single.points.tolist(), single.ingested_ms) == ("b", [[5.0]], None)
+
+
+def test_events_of_another_dimension_are_refused_without_changing_the_state() -> None:
+    state = StreamWindows(WindowSpec(4, 2, maxdim=0), "s")
+    assert state.add([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]]) == []
+    with pytest.raises(DimensionMismatchError):
+        state.add([[1.0, 1.0, 1.0]])
+    [window] = state.add([[1.0, 1.0]])
+    assert (window["first_event"], window["last_event"]) == (0, 3)
 
 
 @pytest.mark.parametrize(
@@ -79,6 +97,8 @@ def test_messages_of_both_shapes_parse() -> None:
         '{"stream_id": "a", "points": [[]]}',
         '{"stream_id": "a", "point": ["x"]}',
         '{"stream_id": "a", "points": [[1], [Infinity]]}',
+        '{"stream_id": "a", "points": [[1], [2, 3]]}',
+        '{"stream_id": "a", "points": [1, 2]}',
     ],
 )
 def test_messages_that_are_not_events_are_none(raw: str) -> None:

@@ -21,6 +21,9 @@ FloatArray = NDArray[np.float64]
 SLICES = 32
 _ANGLES = np.linspace(-math.pi / 2, math.pi / 2, SLICES, endpoint=False)
 _DIRECTIONS = np.stack([np.cos(_ANGLES), np.sin(_ANGLES)], axis=1)
+# Half the sum of each direction's components: the projection of the diagonal point ((b+d)/2,
+# (b+d)/2) onto a direction is (b+d) times this.
+_DIAGONAL = (_DIRECTIONS[:, 0] + _DIRECTIONS[:, 1]) / 2
 
 
 def diagrams_to_json(diagrams: Sequence[FloatArray]) -> dict[str, list[list[float | None]]]:
@@ -43,9 +46,7 @@ def _finite(diagram: FloatArray) -> FloatArray:
     return finite
 
 
-def persistent_entropy(diagram: FloatArray) -> float:
-    """Shannon entropy of the finite bars' lengths, normalised to a distribution (0 if none)."""
-    lengths = np.diff(_finite(diagram), axis=1).ravel()
+def _entropy(lengths: FloatArray) -> float:
     lengths = lengths[lengths > 0]
     if lengths.size == 0:
         return 0.0
@@ -53,16 +54,23 @@ def persistent_entropy(diagram: FloatArray) -> float:
     return float(-(p * np.log(p)).sum())
 
 
+def persistent_entropy(diagram: FloatArray) -> float:
+    """Shannon entropy of the finite bars' lengths, normalised to a distribution (0 if none)."""
+    finite = _finite(diagram)
+    return _entropy(finite[:, 1] - finite[:, 0])
+
+
 def diagram_features(diagrams: Sequence[FloatArray]) -> dict[str, Any]:
     """``betti`` (essential classes per dimension), and per dimension the total persistence
     (sum of finite bar lengths) and the persistent entropy."""
-    return {
-        "betti": [int(np.isinf(d[:, 1]).sum()) for d in diagrams],
-        "total_persistence": {
-            str(k): float(np.diff(_finite(d), axis=1).sum()) for k, d in enumerate(diagrams)
-        },
-        "persistent_entropy": {str(k): persistent_entropy(d) for k, d in enumerate(diagrams)},
-    }
+    betti, total, entropy = [], {}, {}
+    for dim, diagram in enumerate(diagrams):
+        finite = _finite(diagram)
+        lengths = finite[:, 1] - finite[:, 0]
+        betti.append(len(diagram) - len(finite))
+        total[str(dim)] = float(lengths.sum())
+        entropy[str(dim)] = _entropy(lengths)
+    return {"betti": betti, "total_persistence": total, "persistent_entropy": entropy}
 
 
 def sliced_wasserstein(a: FloatArray, b: FloatArray) -> float:
@@ -75,16 +83,12 @@ def sliced_wasserstein(a: FloatArray, b: FloatArray) -> float:
     a, b = _finite(a), _finite(b)
     if a.size == 0 and b.size == 0:
         return 0.0
-
-    def diagonal(points: FloatArray) -> FloatArray:
-        mid = points.mean(axis=1, keepdims=True)
-        return np.hstack([mid, mid])
-
-    left = np.vstack([a, diagonal(b)])
-    right = np.vstack([b, diagonal(a)])
-    projected_left = np.sort(left @ _DIRECTIONS.T, axis=0)
-    projected_right = np.sort(right @ _DIRECTIONS.T, axis=0)
-    return float(np.abs(projected_left - projected_right).sum(axis=0).mean())
+    # One row per direction, so that each sort runs over contiguous memory.
+    left = np.concatenate([_DIRECTIONS @ a.T, np.outer(_DIAGONAL, b.sum(axis=1))], axis=1)
+    right = np.concatenate([_DIRECTIONS @ b.T, np.outer(_DIAGONAL, a.sum(axis=1))], axis=1)
+    left.sort(axis=1)
+    right.sort(axis=1)
+    return float(np.abs(left - right).sum() / SLICES)
 
 
 def anomaly_score(previous: Sequence[FloatArray] | None, current: Sequence[FloatArray]) -> float:

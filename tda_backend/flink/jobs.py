@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tda_backend.flink.windows import (
+    DimensionMismatchError,
     EventBatch,
     StreamWindows,
     WindowSpec,
@@ -154,7 +155,11 @@ def _window_function(spec: WindowSpec) -> Any:
 
         def process_element(self, batch: EventBatch, ctx: Any) -> Any:
             windows = self.windows.value() or StreamWindows(spec, batch.stream_id)
-            messages = windows.add(batch.points, batch.ingested_ms)
+            try:
+                messages = windows.add(batch.points, batch.ingested_ms)
+            except DimensionMismatchError as exc:
+                log.warning("skipped a message: %s", exc)
+                return
             self.windows.update(windows)
             for message in messages:
                 yield encode(message)

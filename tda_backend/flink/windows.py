@@ -12,13 +12,13 @@ request), or ``{"stream_id", "point": [...]}`` for a single event from any other
 
 from __future__ import annotations
 
-import json
-import math
 import time
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
+from numpy.typing import ArrayLike
+from pydantic_core import from_json, to_json
 
 from tda_backend.core import vietoris_rips
 from tda_backend.flink.features import (
@@ -53,20 +53,9 @@ class WindowSpec:
     def embedded_points(self) -> int:
         return self.size - (self.embedding_dimension - 1) * self.embedding_lag
 
-    def closes_window(self, seq: int) -> int | None:
-        """The index of the window that event ``seq`` completes, if any."""
-        first = seq - self.size + 1
-        if first < 0 or first % self.slide:
-            return None
-        return first // self.slide
-
-    def needed_after(self, window: int) -> int:
-        """The first event sequence number still needed once ``window`` is emitted."""
-        return (window + 1) * self.slide
-
-    def wanted(self, seq: int) -> bool:
-        """Whether event ``seq`` belongs to some window (not so in the gaps when slide > size)."""
-        return seq % self.slide < self.size or self.slide <= self.size
+    def complete(self, events: int) -> int:
+        """How many windows the first ``events`` events of a stream complete."""
+        return 0 if events < self.size else (events - self.size) // self.slide + 1
 
 
 @dataclass(frozen=True)
@@ -74,23 +63,23 @@ class EventBatch:
     """Consecutive events of one stream, as one raw-data message carries them."""
 
     stream_id: str
-    points: list[list[float]]
+    points: FloatArray  # (events, dimension)
     ingested_ms: int | None
 
 
 def parse_events(raw: str | bytes) -> EventBatch | None:
     """The events of a raw-data message, or None for a message that is not one."""
     try:
-        body = json.loads(raw)
+        body = from_json(raw)
         stream_id = body["stream_id"]
-        points = body["points"] if "points" in body else [body["point"]]
-        points = [[float(x) for x in point] for point in points]
+        points = np.asarray(body["points"] if "points" in body else [body["point"]], np.float64)
     except (ValueError, KeyError, TypeError):
         return None
     if (
         not isinstance(stream_id, str)
-        or not points
-        or not all(point and all(math.isfinite(x) for x in point) for point in points)
+        or points.ndim != 2
+        or points.size == 0
+        or not np.isfinite(points).all()
     ):
         return None
     ingested = body.get("ingested_ms")
@@ -105,18 +94,17 @@ def delay_embedding(samples: FloatArray, dimension: int, lag: int) -> FloatArray
     return np.stack([samples[j * lag : j * lag + count] for j in range(dimension)], axis=1)
 
 
-def window_points(spec: WindowSpec, points: list[list[float]]) -> FloatArray:
-    data = np.asarray(points, dtype=np.float64)
+def window_points(spec: WindowSpec, points: FloatArray) -> FloatArray:
     if spec.mode == "delay":
-        return delay_embedding(data[:, 0], spec.embedding_dimension, spec.embedding_lag)
-    return data
+        return delay_embedding(points[:, 0], spec.embedding_dimension, spec.embedding_lag)
+    return points
 
 
 def compute_window(
     spec: WindowSpec,
     stream_id: str,
     index: int,
-    points: list[list[float]],
+    points: FloatArray,
     last_ingested_ms: int | None,
     previous: list[FloatArray] | None,
 ) -> tuple[dict[str, Any], list[FloatArray]]:
@@ -144,7 +132,12 @@ def compute_window(
 
 
 def encode(message: dict[str, Any]) -> str:
-    return json.dumps(message, separators=(",", ":"), allow_nan=False)
+    # pydantic-core's encoder: a fifth of the json module's time for a window's diagrams.
+    return to_json(message, inf_nan_mode="null").decode()
+
+
+class DimensionMismatchError(ValueError):
+    """Events whose dimension differs from their stream's earlier events."""
 
 
 class StreamWindows:
@@ -157,36 +150,47 @@ class StreamWindows:
     def __init__(self, spec: WindowSpec, stream_id: str) -> None:
         self.spec, self.stream_id = spec, stream_id
         self.seq = 0  # the sequence number of the stream's next event
-        self.first = 0  # the sequence number of buffer[0]
-        self.buffer: list[list[float]] = []
+        self.first = 0  # the sequence number of buffer[0]; first + len(buffer) == seq
+        self.buffer: FloatArray | None = None  # events first .. seq-1, one row each
         self.previous: list[FloatArray] | None = None
 
-    def add(
-        self, points: list[list[float]], ingested_ms: int | None = None
-    ) -> list[dict[str, Any]]:
-        """Append consecutive events; the messages of the windows they complete, in order."""
-        spec, messages = self.spec, []
-        for point in points:
-            seq, self.seq = self.seq, self.seq + 1
-            if not spec.wanted(seq):
-                continue
-            if not self.buffer:
-                self.first = seq
-            self.buffer.append(point)
-            index = spec.closes_window(seq)
-            if index is None:
-                continue
+    def add(self, points: ArrayLike, ingested_ms: int | None = None) -> list[dict[str, Any]]:
+        """Append consecutive events (rows); the messages of the windows they complete, in order.
+
+        Raises :class:`DimensionMismatchError`, changing nothing, for events whose dimension
+        differs from the stream's earlier ones."""
+        batch = np.asarray(points, dtype=np.float64)
+        if batch.ndim != 2 or (self.buffer is not None and batch.shape[1] != self.buffer.shape[1]):
+            raise DimensionMismatchError(
+                f"stream {self.stream_id}: events of shape {batch.shape[1:]} after events of "
+                f"dimension {None if self.buffer is None else self.buffer.shape[1]}"
+            )
+        spec = self.spec
+        done = spec.complete(self.seq)
+        buffer = batch if self.buffer is None else np.concatenate([self.buffer, batch])
+        self.seq += len(batch)
+        messages = []
+        for index in range(done, spec.complete(self.seq)):
+            start = index * spec.slide - self.first
             message, self.previous = compute_window(
-                spec, self.stream_id, index, self.buffer, ingested_ms, self.previous
+                spec,
+                self.stream_id,
+                index,
+                buffer[start : start + spec.size],
+                ingested_ms,
+                self.previous,
             )
             messages.append(message)
-            done = min(spec.needed_after(index) - self.first, len(self.buffer))
-            del self.buffer[:done]
-            self.first += done
+        # Keep the events from the first window not yet complete on (none in a gap between
+        # windows, when the slide is larger than the size).
+        drop = min(max(spec.complete(self.seq) * spec.slide - self.first, 0), len(buffer))
+        self.buffer = buffer[drop:].copy() if drop else buffer
+        self.first += drop
         return messages
 
 
 __all__ = [
+    "DimensionMismatchError",
     "EventBatch",
     "StreamWindows",
     "WindowSpec",
