@@ -109,6 +109,11 @@ constexpr unsigned kIndexBits = 63;
 constexpr std::size_t kParallelBatch = 32;
 // A batch slot keeps its heap's memory up to this many entries from one column to the next.
 constexpr std::size_t kKeptHeapCapacity = 1 << 16;
+// Fewer columns than this are reduced on the calling thread alone, and fewer simplices than
+// kMinParallelItems assembled there: below these sizes starting threads and meeting them at
+// barriers costs more than the work they would share.
+constexpr std::size_t kMinParallelColumns = 1024;
+constexpr std::size_t kMinParallelItems = 2048;
 
 [[nodiscard]] index_t index_limit(unsigned coefficient_bits) noexcept {
   return static_cast<index_t>((std::uint64_t{1} << (kIndexBits - coefficient_bits)) - 1);
@@ -293,7 +298,7 @@ class PivotMap {
 // thread, so that chunks of uneven cost still keep every thread busy to the end.
 [[nodiscard]] std::size_t chunk_count(std::size_t count, unsigned n_threads) noexcept {
   constexpr std::size_t kChunksPerThread = 16;
-  if (n_threads <= 1 || count == 0) {
+  if (n_threads <= 1 || count < kMinParallelItems) {
     return 1;
   }
   return std::min(count, std::size_t{n_threads} * kChunksPerThread);
@@ -1071,7 +1076,7 @@ class RipsPersistence {
   void compute_pairs(const std::vector<Entry>& columns, int dim, PivotMap& pivots) {
     reduction_entries_.clear();
     reduction_offsets_.assign(1, 0);
-    if (options_.n_threads > 1 && columns.size() > kParallelBatch) {
+    if (options_.n_threads > 1 && columns.size() >= kMinParallelColumns) {
       compute_pairs_in_batches(columns, dim, pivots);
       return;
     }
