@@ -4,11 +4,13 @@ state. Answered 503 "streaming is not configured" while ``KAFKA_BOOTSTRAP_SERVER
 from __future__ import annotations
 
 import asyncio
-import json
 import time
-from collections import Counter
+from typing import Any
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import TypeAdapter, ValidationError
+from pydantic_core import to_json
 
 from tda_backend.api.deps import SettingsDep
 from tda_backend.config import Settings
@@ -31,6 +33,33 @@ _NOT_CONFIGURED = (
     "streaming is not configured: this server has no Kafka/Flink pipeline"
     " (KAFKA_BOOTSTRAP_SERVERS, FLINK_REST_URL)"
 )
+_PUBLISH_REQUEST = TypeAdapter(PublishRequest)
+
+
+def _inlined(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` with its ``$defs`` references replaced by the definitions (the OpenAPI
+    document resolves ``#/...`` from its own root, where these are not)."""
+    definitions = schema.pop("$defs", {})
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            if "$ref" in node:
+                return resolve(definitions[node["$ref"].rsplit("/", 1)[1]])
+            return {key: resolve(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [resolve(value) for value in node]
+        return node
+
+    resolved: dict[str, Any] = resolve(schema)
+    return resolved
+
+
+_PUBLISH_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": _inlined(_PUBLISH_REQUEST.json_schema())}},
+    }
+}
 _RESPONSES: dict[int | str, dict[str, object]] = {
     503: {
         "model": ErrorOut,
@@ -45,8 +74,8 @@ def _bootstrap(settings: Settings) -> str:
     return settings.kafka_bootstrap_servers
 
 
-@router.post("/publish", responses=_RESPONSES)
-async def publish(body: PublishRequest, settings: SettingsDep) -> PublishResponse:
+@router.post("/publish", responses=_RESPONSES, openapi_extra=_PUBLISH_BODY)
+async def publish(request: Request, settings: SettingsDep) -> PublishResponse:
     """Publish events ``{"stream_id", "point", "timestamp"?}`` to ``<prefix>raw_data_events``,
     keyed by ``stream_id``, each stream's events of the request in one message (or a few, for
     large points). Answers once the broker acknowledged every message (acks=all, idempotent
@@ -60,36 +89,42 @@ async def publish(body: PublishRequest, settings: SettingsDep) -> PublishRespons
     )
     from tda_backend.kafka.topics import TopicNames
 
+    # Parsed and validated in one pass from the bytes (pydantic-core), into plain dicts: the
+    # route's cost is per event, and FastAPI's body model would parse with the json module and
+    # then build a model per event.
+    try:
+        events = _PUBLISH_REQUEST.validate_json(await request.body())["events"]
+    except ValidationError as exc:
+        # Without the inputs: they may be NaN (not JSON) or 10,000 events long.
+        errors = exc.errors(include_url=False, include_input=False)
+        raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in errors]) from None
     bootstrap = _bootstrap(settings)
     topic = TopicNames.with_prefix(settings.kafka_topic_prefix).raw_events
     ingested_ms = time.time_ns() // 1_000_000
+    streams = _by_stream(events)
     messages, sizes = [], []
-    for stream_id, events in _by_stream(body.events).items():
-        for chunk in _chunks(events):
+    for stream_id, stream_events in streams.items():
+        for chunk in _chunks(stream_events):
             value: dict[str, object] = {
                 "stream_id": stream_id,
-                "points": [event.point for event in chunk],
+                "points": [event["point"] for event in chunk],
                 "ingested_ms": ingested_ms,
             }
-            if any(event.timestamp is not None for event in chunk):
+            if any(event.get("timestamp") is not None for event in chunk):
                 value["timestamps"] = [
-                    ingested_ms / 1000 if event.timestamp is None else event.timestamp
+                    ingested_ms / 1000 if event.get("timestamp") is None else event["timestamp"]
                     for event in chunk
                 ]
-            messages.append(
-                OutgoingMessage(
-                    key=stream_id.encode(), value=json.dumps(value, separators=(",", ":")).encode()
-                )
-            )
+            messages.append(OutgoingMessage(key=stream_id.encode(), value=to_json(value)))
             sizes.append(len(chunk))
     try:
         deliveries = await shared_publisher(bootstrap).publish(topic, messages)
     except BrokerUnavailableError as exc:
         raise HTTPException(503, f"events not published: {exc}; retry later") from exc
     return PublishResponse(
-        published=len(body.events),
+        published=len(events),
         topic=topic,
-        streams=dict(Counter(event.stream_id for event in body.events)),
+        streams={stream_id: len(stream_events) for stream_id, stream_events in streams.items()},
         partitions=[
             PartitionOffsets(partition=p, count=c, first_offset=f, last_offset=last)
             for p, (c, f, last) in sorted(partition_ranges(deliveries, sizes).items())
@@ -101,14 +136,14 @@ def _by_stream(events: list[StreamEvent]) -> dict[str, list[StreamEvent]]:
     """The events of each stream, in request order."""
     grouped: dict[str, list[StreamEvent]] = {}
     for event in events:
-        grouped.setdefault(event.stream_id, []).append(event)
+        grouped.setdefault(event["stream_id"], []).append(event)
     return grouped
 
 
 def _chunks(events: list[StreamEvent]) -> list[list[StreamEvent]]:
     """Consecutive runs of at most MESSAGE_COORDINATES coordinates (at least one event each): a
     message stays well under the broker's 1 MB limit whatever the points' dimension."""
-    per_message = max(1, MESSAGE_COORDINATES // max(len(event.point) for event in events))
+    per_message = max(1, MESSAGE_COORDINATES // max(len(event["point"]) for event in events))
     return [events[i : i + per_message] for i in range(0, len(events), per_message)]
 
 
