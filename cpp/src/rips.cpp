@@ -602,19 +602,71 @@ class RipsPersistence {
   };
 
   // ---- apparent pairs ------------------------------------------------------------------------
-  // The earliest cofacet of the simplex if it has the simplex's diameter, else -1.
-  [[nodiscard]] index_t earliest_equal_cofacet(const Vertices& vertices, index_t index,
-                                               value_t diameter) const {
-    Cofacets cofacets(*this, vertices, index, diameter, true);
-    index_t cofacet = 0;
-    value_t d = 0;
-    bool odd = false;
-    while (cofacets.next(cofacet, d, odd)) {
-      if (d == diameter) {
-        return cofacet;
+  // The vertex that the simplex's earliest cofacet of equal diameter adds: the largest w outside
+  // the simplex within `diameter` of all its vertices; -1 if there is none. Dense input only: a
+  // vertex is given up at its first distance above the diameter, which for most vertices is
+  // the first distance read.
+  [[nodiscard]] index_t equal_cofacet_vertex(const Vertices& vertices, value_t diameter) const {
+    const std::size_t m = vertices.size();
+    std::size_t next_inside = 0;  // vertices are decreasing: the next one w may meet
+    for (index_t w = n_ - 1; w >= 0; --w) {
+      if (next_inside < m && vertices[next_inside] == w) {
+        ++next_inside;
+        continue;
+      }
+      bool within = true;
+      for (std::size_t l = 0; l < m; ++l) {
+        if (distance(w, vertices[l]) > diameter) {
+          within = false;
+          break;
+        }
+      }
+      if (within) {
+        return w;
       }
     }
     return -1;
+  }
+
+  // The index of the cofacet adding w to the simplex (vertices decreasing, w not among them).
+  [[nodiscard]] index_t cofacet_index(const Vertices& vertices, index_t w) const noexcept {
+    const auto m = static_cast<int>(vertices.size());
+    index_t index = 0;
+    int position = 0;
+    bool placed = false;
+    for (int l = 0; l < m; ++l) {
+      if (!placed && vertices[static_cast<std::size_t>(l)] < w) {
+        index += binomials_(w, m + 1 - position);
+        ++position;
+        placed = true;
+      }
+      index += binomials_(vertices[static_cast<std::size_t>(l)], m + 1 - position);
+      ++position;
+    }
+    if (!placed) {
+      index += binomials_(w, 1);
+    }
+    return index;
+  }
+
+  // The earliest cofacet of the simplex if it has the simplex's diameter, else -1.
+  [[nodiscard]] index_t earliest_equal_cofacet(const Vertices& vertices, index_t index,
+                                               value_t diameter) const {
+    if constexpr (std::is_same_v<Distances, DenseDistances>) {
+      const index_t w = equal_cofacet_vertex(vertices, diameter);
+      return w < 0 ? -1 : cofacet_index(vertices, w);
+    } else {
+      Cofacets cofacets(*this, vertices, index, diameter, true);
+      index_t cofacet = 0;
+      value_t d = 0;
+      bool odd = false;
+      while (cofacets.next(cofacet, d, odd)) {
+        if (d == diameter) {
+          return cofacet;
+        }
+      }
+      return -1;
+    }
   }
 
   struct Facet {
@@ -700,18 +752,12 @@ class RipsPersistence {
   // on every pair realising it. pairwise: the simplex's distances.
   [[nodiscard]] bool has_zero_apparent_cofacet(const Vertices& t, const Pairwise& pairwise,
                                                index_t index, value_t diameter) const {
-    Cofacets cofacets(*this, t, index, diameter, true);
-    index_t cofacet = 0;
-    value_t d = 0;
-    bool odd = false;
     const std::size_t count = t.size();
-    while (cofacets.next(cofacet, d, odd)) {
-      if (d != diameter) {
-        continue;
-      }
-      for (std::size_t i = 0; i < cofacets.last_position(); ++i) {
+    // rho adds w at `position`, at distance added(l) from vertex l of the simplex.
+    auto latest_facet_of_rho = [&](std::size_t position, auto added) {
+      for (std::size_t i = 0; i < position; ++i) {
         for (std::size_t l = 0; l < count; ++l) {
-          if (l != i && cofacets.last_distance(l) == diameter) {
+          if (l != i && added(l) == diameter) {
             return false;
           }
         }
@@ -724,8 +770,28 @@ class RipsPersistence {
         }
       }
       return true;
+    };
+    if constexpr (std::is_same_v<Distances, DenseDistances>) {
+      const index_t w = equal_cofacet_vertex(t, diameter);
+      if (w < 0) {
+        return false;
+      }
+      const auto position = static_cast<std::size_t>(
+          std::count_if(t.begin(), t.end(), [w](index_t v) { return v > w; }));
+      return latest_facet_of_rho(position, [&](std::size_t l) { return distance(w, t[l]); });
+    } else {
+      Cofacets cofacets(*this, t, index, diameter, true);
+      index_t cofacet = 0;
+      value_t d = 0;
+      bool odd = false;
+      while (cofacets.next(cofacet, d, odd)) {
+        if (d == diameter) {
+          return latest_facet_of_rho(cofacets.last_position(),
+                                     [&](std::size_t l) { return cofacets.last_distance(l); });
+        }
+      }
+      return false;
     }
-    return false;
   }
 
   // ---- dimension 0 ---------------------------------------------------------------------------
