@@ -20,6 +20,8 @@ from tda_backend.config import Settings
 from tda_backend.services.api_keys import KeyStore, owner_of
 
 _HEADER = b"x-api-key"
+# Where the gate leaves the owner it resolved, in the request's state.
+OWNER_STATE = "owner"
 # Answers about database keys are reused this long: a revoked key stops working within it.
 CACHE_S = 5.0
 _CACHE_MAX = 10_000
@@ -76,7 +78,10 @@ class ApiKeyGate:
             return
         offered = next((v for k, v in scope["headers"] if k.lower() == _HEADER), None)
         text = offered.decode("latin-1") if offered is not None else None
-        if await self.resolver.owner(text, _sessions(scope)) is not None:
+        owner = await self.resolver.owner(text, _sessions(scope))
+        if owner is not None:
+            # get_owner answers from this: the key is resolved once per request.
+            scope.setdefault("state", {})[OWNER_STATE] = owner
             await self.app(scope, receive, send)
             return
         body = json.dumps({"detail": "X-API-Key: missing or unknown API key"}).encode()

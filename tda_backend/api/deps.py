@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, Security
 from fastapi.security import APIKeyHeader
 
-from tda_backend.api.access import KeyResolver
+from tda_backend.api.access import OWNER_STATE, KeyResolver
 from tda_backend.api.limits import RateLimiter, retry_after_header
 from tda_backend.config import Settings
 from tda_backend.services.container import Services
@@ -40,6 +40,9 @@ async def get_owner(
     resolver: KeyResolver = request.app.state.access
     if not resolver.enabled:
         return None
+    resolved: str | None = getattr(request.state, OWNER_STATE, None)
+    if resolved is not None:
+        return resolved
     services: Services | None = getattr(request.app.state, "services", None)
     owner = await resolver.owner(api_key, services.sessions if services else None)
     if owner is None:

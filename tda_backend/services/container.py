@@ -68,7 +68,7 @@ class Services:
             pre_ping=role == "worker" or settings.redis_url is None,
         )
         sessions = database.create_sessionmaker(engine)
-        repo = Repository(sessions, database.create_read_sessionmaker(engine))
+        repo = Repository(sessions, database.create_autocommit_sessionmaker(engine))
         blobs: BlobStore
         if settings.blobs_in_database:
             blobs = DatabaseBlobStore(sessions, asyncio.get_running_loop())

@@ -71,10 +71,10 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
-def create_read_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    """Sessions for reads of one statement. On PostgreSQL they run in autocommit: a statement is
-    its own transaction there anyway, and the BEGIN and ROLLBACK round trips around it are saved.
-    SQLite keeps its transactions (every one starts with ``BEGIN IMMEDIATE``, see above)."""
+def create_autocommit_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions whose every statement is its own transaction, for work that needs no more: on
+    PostgreSQL they save the BEGIN and COMMIT (or ROLLBACK) round trips. SQLite keeps its
+    transactions (every one starts with ``BEGIN IMMEDIATE``, see above) and its callers commit."""
     if engine.dialect.name == "sqlite":
         return create_sessionmaker(engine)
     return create_sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"))

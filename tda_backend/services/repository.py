@@ -1,5 +1,7 @@
-"""Database access for datasets, jobs and results. Each method is one short transaction, or, for
-a single read, one statement outside any transaction (see ``database.create_read_sessionmaker``).
+"""Database access for datasets, jobs and results. Each method is one short transaction, or a
+few statements that are each their own (``database.create_autocommit_sessionmaker``): reads, and
+the acceptance of a job, whose reads need no isolation (datasets never change; a result recorded
+meanwhile only means one computation more).
 
 Job state changes are conditional updates (``WHERE status = ... AND worker = ...``), so that two
 processes can never both start a job, and a worker whose job was taken from it (its lease expired)
@@ -34,10 +36,6 @@ class Recovery:
     reason: str
 
 
-class _OverLimit(Exception):
-    """Rolls back a job insert that would exceed its owner's cap."""
-
-
 @dataclass(frozen=True)
 class Submission:
     """What ``Repository.submit`` did: the dataset and reusable result it read, and the job it
@@ -57,11 +55,11 @@ class Repository:
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
-        reads: async_sessionmaker[AsyncSession] | None = None,
+        autocommit: async_sessionmaker[AsyncSession] | None = None,
     ) -> None:
         self._sessions = sessions
-        # Single-statement reads need no transaction of their own (no BEGIN and ROLLBACK).
-        self._reads = reads or sessions
+        # No BEGIN and COMMIT (or ROLLBACK) round trips around statements that need none.
+        self._autocommit = autocommit or sessions
 
     # -- datasets -------------------------------------------------------------------------------
 
@@ -72,7 +70,7 @@ class Repository:
     async def get_dataset(
         self, data_id: str, owner: str | None, *, field: str = "data_id"
     ) -> Dataset:
-        async with self._reads() as session:
+        async with self._autocommit() as session:
             dataset = await session.get(Dataset, data_id)
         return _owned_dataset(dataset, data_id, owner, field)
 
@@ -87,47 +85,48 @@ class Repository:
         make_job: Callable[[Dataset, Result | None], Job | None],
         max_active: int = 0,
     ) -> Submission:
-        """Accept a job in one transaction: read the dataset (``data_id``, scoped to ``owner``),
-        the result its computation's key (``key_of``) names if one exists, and insert the job
-        ``make_job`` builds from them; ``make_job`` returns None when it cannot decide without
-        more work (nothing is inserted then).
+        """Accept a job: read the dataset (``data_id``, scoped to ``owner``) and the result its
+        computation's key (``key_of``) names if one exists, and insert the job ``make_job`` builds
+        from them. ``make_job`` returns None when it cannot decide without more work; nothing is
+        inserted then. Three statements; the insert is the only write.
 
-        With ``max_active`` > 0, a queued job is refused (``over_limit``) when its owner would then
-        have more than ``max_active`` queued or running jobs. The row is inserted first and
-        counted with the others in the same transaction: SQLite lets one writer in at a time and
-        PostgreSQL is serialised per owner by an advisory lock, so processes submitting at once
-        never exceed the cap together, and a refused job was never visible to a worker.
+        With ``max_active`` > 0 and an owner, a queued job is refused (``over_limit``) when its
+        owner would then have more than ``max_active`` queued or running jobs. The row is inserted
+        first and counted with the others in one transaction: SQLite lets one writer in at a time
+        and PostgreSQL is serialised per owner by an advisory lock, so processes submitting at
+        once never exceed the cap together, and a refused job was never visible to a worker.
         """
-        try:
-            async with self._sessions.begin() as session:
-                dataset = _owned_dataset(
-                    await session.get(Dataset, data_id), data_id, owner, "data_id"
-                )
-                reusable = await session.get(Result, key_of(dataset))
-                job = make_job(dataset, reusable)
-                if job is None:
-                    return Submission(dataset, reusable, None)
-                capped = max_active > 0 and job.owner is not None and job.status == "queued"
-                if capped and session.get_bind().dialect.name == "postgresql":
-                    await session.execute(
-                        select(func.pg_advisory_xact_lock(func.hashtext(f"jobs-of:{job.owner}")))
-                    )
+        capped = max_active > 0 and owner is not None
+        async with self._sessions.begin() if capped else self._autocommit() as session:
+            dataset = _owned_dataset(await session.get(Dataset, data_id), data_id, owner, "data_id")
+            reusable = await session.get(Result, key_of(dataset))
+            job = make_job(dataset, reusable)
+            if job is None:
+                return Submission(dataset, reusable, None)
+            if not capped or job.status != "queued":
                 session.add(job)
-                if capped:
-                    await session.flush()
-                    active = await session.scalar(
-                        select(func.count())
-                        .select_from(Job)
-                        .where(Job.owner == job.owner, Job.status.in_(("queued", "running")))
-                    )
-                    if int(active or 0) > max_active:
-                        raise _OverLimit
-        except _OverLimit:
-            return Submission(dataset, reusable, None, over_limit=True)
+                await session.commit()
+                return Submission(dataset, reusable, job)
+            if session.get_bind().dialect.name == "postgresql":
+                await session.execute(
+                    select(func.pg_advisory_xact_lock(func.hashtext(f"jobs-of:{job.owner}")))
+                )
+            session.add(job)
+            await session.flush()
+            active = await session.scalar(
+                select(func.count())
+                .select_from(Job)
+                .where(Job.owner == job.owner, Job.status.in_(("queued", "running")))
+            )
+            if int(active or 0) > max_active:
+                # Detached first: the rollback would expire what the caller still reads.
+                session.expunge_all()
+                await session.rollback()
+                return Submission(dataset, reusable, None, over_limit=True)
         return Submission(dataset, reusable, job)
 
     async def get_job(self, job_id: str, owner: str | None) -> Job:
-        async with self._reads() as session:
+        async with self._autocommit() as session:
             job = await session.get(Job, job_id)
         if job is None or (owner is not None and job.owner != owner):
             raise NotFoundError(f"job_id: no job with id {job_id!r}")
@@ -141,7 +140,7 @@ class Repository:
             conditions.append(Job.owner == owner)
         if status is not None:
             conditions.append(Job.status == status)
-        async with self._reads() as session:
+        async with self._autocommit() as session:
             total = await session.scalar(select(func.count()).select_from(Job).where(*conditions))
             jobs = await session.scalars(
                 select(Job)
@@ -222,7 +221,7 @@ class Repository:
 
     async def queued_jobs(self, created_before: datetime, limit: int) -> list[tuple[str, int]]:
         """``(id, attempts)`` of the oldest queued jobs created before ``created_before``."""
-        async with self._reads() as session:
+        async with self._autocommit() as session:
             rows = await session.execute(
                 select(Job.id, Job.attempts)
                 .where(Job.status == "queued", Job.created_at < created_before)
@@ -305,7 +304,7 @@ class Repository:
         return recovered
 
     async def job_counts(self) -> dict[tuple[str, str], int]:
-        async with self._reads() as session:
+        async with self._autocommit() as session:
             rows = await session.execute(
                 select(Job.algorithm, Job.status, func.count()).group_by(Job.algorithm, Job.status)
             )
@@ -314,7 +313,7 @@ class Repository:
     # -- results --------------------------------------------------------------------------------
 
     async def find_result(self, key: str) -> Result | None:
-        async with self._reads() as session:
+        async with self._autocommit() as session:
             return await session.get(Result, key)
 
     async def add_result(self, result: Result) -> None:

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from tda_backend.cli import main as cli
 from tda_backend.config import Settings
 from tda_backend.models.tables import ApiKey
+from tda_backend.services.api_keys import KeyStore
 
 JOBS = "/api/v1/tda/jobs"
 
@@ -83,3 +84,48 @@ async def test_the_owner_of_a_database_key_is_isolated_like_any_other(
     assert (await client.get(data_url, headers={"X-API-Key": key})).status_code == 200
     other = await client.get(data_url, headers={"X-API-Key": "env-key-0123456789"})
     assert other.status_code == 404
+
+
+async def test_a_revoked_key_stops_once_its_cached_answer_expires(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    settings: Settings,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Answers about database keys are reused for ``cache_s`` (5 s by default): a revocation
+    takes effect within that, never later."""
+    app.state.access.cache_s = 0.5
+    url = ("--database-url", settings.resolved_database_url)
+    _, out = await _cli(capsys, "keys", "create", "--name", "short-lived", *url)
+    key_id, _, key = out.strip().splitlines()[-1].split("\t")
+    assert (await client.get(JOBS, headers={"X-API-Key": key})).status_code == 200
+    status, _ = await _cli(capsys, "keys", "revoke", key_id, *url)
+    assert status == 0
+    await asyncio.sleep(0.6)
+    assert (await client.get(JOBS, headers={"X-API-Key": key})).status_code == 401
+
+
+async def test_a_key_is_resolved_once_per_request(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    settings: Settings,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The gate's answer serves the route's owner too: one database look-up per request when
+    nothing is cached."""
+    app.state.access.cache_s = 0.0
+    url = ("--database-url", settings.resolved_database_url)
+    _, out = await _cli(capsys, "keys", "create", "--name", "counted", *url)
+    key = out.strip().splitlines()[-1].split("\t")[2]
+    looked_up: list[str] = []
+    owner_of_key = KeyStore.owner
+
+    async def counting(self: KeyStore, offered: str) -> str | None:
+        looked_up.append(offered)
+        return await owner_of_key(self, offered)
+
+    monkeypatch.setattr(KeyStore, "owner", counting)
+    for _ in range(3):
+        assert (await client.get(JOBS, headers={"X-API-Key": key})).status_code == 200
+    assert looked_up == [key] * 3
