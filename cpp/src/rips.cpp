@@ -496,6 +496,8 @@ class RipsPersistence {
 
     // Distance from the vertex the last cofacet added to vertex l of the simplex.
     [[nodiscard]] value_t last_distance(std::size_t l) const noexcept { return last_distances_[l]; }
+    // The vertex the last cofacet added.
+    [[nodiscard]] index_t last_vertex() const noexcept { return last_vertex_; }
     // Position of that vertex in the cofacet: the number of the simplex's vertices above it.
     [[nodiscard]] std::size_t last_position() const noexcept {
       return static_cast<std::size_t>(j_);
@@ -534,6 +536,7 @@ class RipsPersistence {
         diameter = d;
         index = index_with(w_);
         odd = (j_ & 1) != 0;
+        last_vertex_ = w_;
         --w_;
         return true;
       }
@@ -582,6 +585,7 @@ class RipsPersistence {
         diameter = d;
         index = index_with(w);
         odd = (j_ & 1) != 0;
+        last_vertex_ = w;
         return true;
       }
       return false;
@@ -596,6 +600,7 @@ class RipsPersistence {
     value_t base_;
     bool all_;
     index_t w_ = 0;
+    index_t last_vertex_ = -1;
     boost::container::small_vector<std::span<const Neighbor>, 8> lists_;
     boost::container::small_vector<std::size_t, 8> positions_;
     boost::container::small_vector<value_t, 8> last_distances_;
@@ -950,7 +955,7 @@ class RipsPersistence {
               }
               // The cofacet's vertices in decreasing order: the added vertex comes first.
               cofacet_vertices.resize(m + 1);
-              cofacet_vertices[0] = max_vertex(cofacet, static_cast<int>(m) + 1, n_);
+              cofacet_vertices[0] = cofacets.last_vertex();
               std::copy(vertices.begin(), vertices.end(), cofacet_vertices.begin() + 1);
               tau_pairwise.resize((m + 1) * (m + 1));
               tau_pairwise[0] = 0;
