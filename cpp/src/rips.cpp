@@ -113,7 +113,7 @@ constexpr std::size_t kKeptHeapCapacity = 1 << 16;
 // kMinParallelItems assembled there: below these sizes starting threads and meeting them at
 // barriers costs more than the work they would share.
 constexpr std::size_t kMinParallelColumns = 1024;
-constexpr std::size_t kMinParallelItems = 2048;
+constexpr std::size_t kMinParallelItems = 16384;
 
 [[nodiscard]] index_t index_limit(unsigned coefficient_bits) noexcept {
   return static_cast<index_t>((std::uint64_t{1} << (kIndexBits - coefficient_bits)) - 1);
