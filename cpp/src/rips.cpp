@@ -114,6 +114,8 @@ constexpr std::size_t kKeptHeapCapacity = 1 << 16;
 // barriers costs more than the work they would share.
 constexpr std::size_t kMinParallelColumns = 1024;
 constexpr std::size_t kMinParallelItems = 16384;
+// Chunks per thread of a parallel assembly: enough to even out chunks of uneven cost.
+constexpr std::size_t kChunksPerThread = 16;
 
 [[nodiscard]] index_t index_limit(unsigned coefficient_bits) noexcept {
   return static_cast<index_t>((std::uint64_t{1} << (kIndexBits - coefficient_bits)) - 1);
@@ -297,7 +299,6 @@ class PivotMap {
 // The number of chunks parallel_chunks cuts count items into for n_threads threads: several per
 // thread, so that chunks of uneven cost still keep every thread busy to the end.
 [[nodiscard]] std::size_t chunk_count(std::size_t count, unsigned n_threads) noexcept {
-  constexpr std::size_t kChunksPerThread = 16;
   if (n_threads <= 1 || count < kMinParallelItems) {
     return 1;
   }
