@@ -29,7 +29,9 @@ from datetime import timedelta
 from typing import Any
 
 from arq.connections import ArqRedis
-from arq.constants import job_key_prefix
+from arq.constants import job_key_prefix, result_key_prefix
+from arq.jobs import serialize_job
+from arq.utils import timestamp_ms
 from arq.worker import Retry, Worker, func
 from redis.asyncio import ConnectionPool
 
@@ -54,6 +56,16 @@ SEND_AGAIN_AFTER_S = 1.0  # a queued job without a message this old gets one (su
 SWEEP_BATCH = 1000  # queued jobs looked at per sweep, oldest first
 MAX_MESSAGE_TRIES = 100  # arq's count of starts of one message (hand-backs at shutdown included)
 REDIS_TIMEOUT_S = 5.0
+
+
+# arq's enqueue_job in one round trip instead of three (WATCH, EXISTS, MULTI...EXEC): the message
+# is stored and queued unless one of that name exists or has a result, atomically.
+_ENQUEUE = """
+if redis.call('EXISTS', KEYS[1], KEYS[2]) > 0 then return 0 end
+redis.call('PSETEX', KEYS[1], ARGV[1], ARGV[2])
+redis.call('ZADD', KEYS[3], ARGV[3], ARGV[4])
+return 1
+"""
 
 
 def message_id(job_id: str, attempts: int) -> str:
@@ -101,6 +113,7 @@ class QueueRunner:
         self._worker: Worker | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
+        self._enqueue = redis.register_script(_ENQUEUE)
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -261,5 +274,14 @@ class QueueRunner:
             log.info("sent queued jobs to the Redis queue again", jobs=sent)
         return sent
 
-    async def _send(self, job_id: str, attempts: int) -> None:
-        await self.redis.enqueue_job(FUNCTION, job_id, _job_id=message_id(job_id, attempts))
+    async def _send(self, job_id: str, attempts: int) -> bool:
+        """Put the message of ``job_id``'s attempt on the queue, as arq's ``enqueue_job`` does;
+        False when it is there already."""
+        name = message_id(job_id, attempts)
+        now = timestamp_ms()
+        message = serialize_job(FUNCTION, (job_id,), {}, None, now)
+        sent = await self._enqueue(
+            keys=[job_key_prefix + name, result_key_prefix + name, self.queue],
+            args=[self.redis.expires_extra_ms, message, now, name],
+        )
+        return bool(sent)
