@@ -15,6 +15,7 @@ from tda_backend.flink.windows import (
     StreamWindows,
     WindowSpec,
     parse_events,
+    stream_of,
 )
 
 
@@ -103,3 +104,10 @@ def test_events_of_another_dimension_are_refused_without_changing_the_state() ->
 )
 def test_messages_that_are_not_events_are_none(raw: str) -> None:
     assert parse_events(raw) is None
+
+
+def test_the_stream_id_is_read_without_the_events() -> None:
+    assert stream_of('{"points": [[1]], "stream_id": "a"}') == "a"
+    assert stream_of(b'{"stream_id": "b", "point": ["x"]}') == "b"
+    for raw in ("not json", "[1]", '{"points": [[1]]}', '{"stream_id": 3, "point": [1]}'):
+        assert stream_of(raw) is None

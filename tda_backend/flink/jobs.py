@@ -24,11 +24,11 @@ from typing import Any
 
 from tda_backend.flink.windows import (
     DimensionMismatchError,
-    EventBatch,
     StreamWindows,
     WindowSpec,
     encode,
     parse_events,
+    stream_of,
 )
 
 log = logging.getLogger("tda_backend.flink")
@@ -115,6 +115,8 @@ def _sink(options: JobOptions, name: str) -> Any:
             .build()
         )
         .set_property("linger.ms", "5")
+        # As the API's producer: a window's diagrams are a few kB of JSON digits.
+        .set_property("compression.type", "lz4")
     )
     if options.exactly_once:
         builder = (
@@ -127,16 +129,16 @@ def _sink(options: JobOptions, name: str) -> Any:
     return builder.build()
 
 
-def _parse(raw: str) -> Any:
-    batch = parse_events(raw)
-    if batch is None:
-        log.warning("skipped a message that is not an event: %.200s", raw)
+def _keyed(raw: str) -> Any:
+    stream_id = stream_of(raw)
+    if stream_id is None:
+        log.warning("skipped a message without a stream_id: %.200s", raw)
         return []
-    return [batch]
+    return [(stream_id, raw)]
 
 
-def _stream_of(batch: EventBatch) -> str:
-    return batch.stream_id
+def _stream_of(message: tuple[str, str]) -> str:
+    return message[0]
 
 
 def _window_function(spec: WindowSpec) -> Any:
@@ -153,7 +155,11 @@ def _window_function(spec: WindowSpec) -> Any:
                 ValueStateDescriptor("windows", Types.PICKLED_BYTE_ARRAY())
             )
 
-        def process_element(self, batch: EventBatch, ctx: Any) -> Any:
+        def process_element(self, keyed: tuple[str, str], ctx: Any) -> Any:
+            batch = parse_events(keyed[1])
+            if batch is None:
+                log.warning("skipped a message that is not an event: %.200s", keyed[1])
+                return
             windows = self.windows.value() or StreamWindows(spec, batch.stream_id)
             try:
                 messages = windows.add(batch.points, batch.ingested_ms)
@@ -176,11 +182,13 @@ def build_window_job(options: JobOptions) -> Any:
         WatermarkStrategy.no_watermarks(),
         "raw events",
     )
-    # Parsing and the key selector are chained into one Python operator: each message crosses
-    # into Python twice (parse and key, then windows), whatever the number of its events.
+    # Reading the key and the key selector are chained into one Python operator: each message
+    # crosses into Python twice (key, then windows), whatever the number of its events. The
+    # message goes on as the string it came as: Flink's string coder is cheaper than pickling
+    # the parsed events, which the window operator parses instead.
     (
-        messages.flat_map(_parse, output_type=Types.PICKLED_BYTE_ARRAY())
-        .name("parse events")
+        messages.flat_map(_keyed, output_type=Types.TUPLE([Types.STRING(), Types.STRING()]))
+        .name("stream id")
         .key_by(_stream_of, key_type=Types.STRING())
         .process(_window_function(options.spec), output_type=Types.STRING())
         .name("sliding windows -> persistence")

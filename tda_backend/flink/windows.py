@@ -67,6 +67,15 @@ class EventBatch:
     ingested_ms: int | None
 
 
+def stream_of(raw: str | bytes) -> str | None:
+    """The ``stream_id`` of a raw-data message, or None for a message without one."""
+    try:
+        stream_id = from_json(raw)["stream_id"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    return stream_id if isinstance(stream_id, str) else None
+
+
 def parse_events(raw: str | bytes) -> EventBatch | None:
     """The events of a raw-data message, or None for a message that is not one."""
     try:
@@ -198,4 +207,5 @@ __all__ = [
     "diagrams_from_json",
     "encode",
     "parse_events",
+    "stream_of",
 ]
