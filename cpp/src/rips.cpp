@@ -701,16 +701,20 @@ class RipsPersistence {
   [[nodiscard]] Facet latest_equal_facet(const Vertices& t, const Pairwise& pairwise,
                                          value_t diameter) const {
     const std::size_t count = t.size();
-    for (std::size_t i = 0; i < count; ++i) {
-      bool equal = false;
-      for (std::size_t a = 0; a < count && !equal; ++a) {
-        for (std::size_t b = a + 1; b < count; ++b) {
-          if (a != i && b != i && pairwise[a * count + b] == diameter) {
-            equal = true;
-            break;
-          }
+    // The pairs realising the diameter (usually one): removing vertex i keeps the diameter unless
+    // i lies on every one of them.
+    boost::container::small_vector<std::pair<std::size_t, std::size_t>, 4> realising;
+    for (std::size_t a = 0; a < count; ++a) {
+      for (std::size_t b = a + 1; b < count; ++b) {
+        if (pairwise[a * count + b] == diameter) {
+          realising.emplace_back(a, b);
         }
       }
+    }
+    for (std::size_t i = 0; i < count; ++i) {
+      const bool equal = std::any_of(realising.begin(), realising.end(), [i](const auto& ab) {
+        return ab.first != i && ab.second != i;
+      });
       if (equal) {
         index_t index = 0;
         for (std::size_t l = 0; l < count; ++l) {
@@ -761,18 +765,34 @@ class RipsPersistence {
     const std::size_t count = t.size();
     // rho adds w at `position`, at distance added(l) from vertex l of the simplex.
     auto latest_facet_of_rho = [&](std::size_t position, auto added) {
-      for (std::size_t i = 0; i < position; ++i) {
-        for (std::size_t l = 0; l < count; ++l) {
-          if (l != i && added(l) == diameter) {
-            return false;
+      if (position == 0) {
+        return true;
+      }
+      // Vertices of the simplex at `diameter` from w, and pairs of the simplex realising it:
+      // dropping vertex i keeps rho's diameter if one of them avoids i.
+      std::size_t equal_added = 0;
+      std::size_t some_equal_added = 0;
+      for (std::size_t l = 0; l < count; ++l) {
+        if (added(l) == diameter) {
+          ++equal_added;
+          some_equal_added = l;
+        }
+      }
+      if (equal_added > 1 || (equal_added == 1 && (some_equal_added != 0 || position > 1))) {
+        return false;
+      }
+      boost::container::small_vector<std::pair<std::size_t, std::size_t>, 4> realising;
+      for (std::size_t a = 0; a < count; ++a) {
+        for (std::size_t b = a + 1; b < count; ++b) {
+          if (pairwise[a * count + b] == diameter) {
+            realising.emplace_back(a, b);
           }
         }
-        for (std::size_t a = 0; a < count; ++a) {
-          for (std::size_t b = a + 1; b < count; ++b) {
-            if (a != i && b != i && pairwise[a * count + b] == diameter) {
-              return false;
-            }
-          }
+      }
+      for (std::size_t i = 0; i < position; ++i) {
+        if (std::any_of(realising.begin(), realising.end(),
+                        [i](const auto& ab) { return ab.first != i && ab.second != i; })) {
+          return false;
         }
       }
       return true;
