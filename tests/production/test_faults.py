@@ -12,6 +12,7 @@ import os
 import signal
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -204,3 +205,29 @@ def test_postgres_restart_under_load(fleet_factory: Any, stack: ProductionStack)
     assert all(code >= 500 or code == 0 for code in refused), refused
     check_final(fleet, accepted)
     assert fleet.client.get("/health").status_code == 200
+
+
+def test_after_a_postgres_restart_a_server_fails_one_request_at_most(
+    fleet_factory: Any, stack: ProductionStack
+) -> None:
+    """A server that only enqueues takes pooled connections without testing them first (no
+    pre-ping): the first statement on a connection the restart broke fails, and that failure makes
+    the pool replace all of its connections. One 5xx at most, then every request is answered."""
+    fleet: Fleet = fleet_factory(JOB_WORKERS="0")
+    fleet.start_server()
+    data_ids = [fleet.upload(cloud(seed)) for seed in range(6)]
+    job_id = fleet.submit(data_ids[0])
+    # Several connections in the pool: requests at once.
+    with ThreadPoolExecutor(6) as pool:
+        read = pool.map(lambda data_id: fleet.client.get(f"/api/v1/data/{data_id}"), data_ids)
+        codes = [response.status_code for response in read]
+    assert codes == [200] * 6
+    stack.restart("postgres", pause_s=0.5)
+    answers = [fleet.client.get(f"/api/v1/tda/jobs/{job_id}").status_code for _ in range(10)]
+    assert all(code in (200, 500, 503) for code in answers), answers
+    assert sum(code != 200 for code in answers) <= 1, answers
+    assert answers[-8:] == [200] * 8
+    submitted = fleet.client.post(
+        "/api/v1/tda/compute/vietoris-rips", json={"data_id": data_ids[1], "maxdim": 1}
+    )
+    assert submitted.status_code == 202, submitted.text
