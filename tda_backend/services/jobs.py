@@ -150,16 +150,17 @@ class Submitter:
         owner: str | None,
         request_id: str | None,
     ) -> Job:
-        """Accept a job: one database transaction and one message on the queue.
+        """Accept a job: three database statements (``Repository.submit``) and one message on
+        the queue.
 
         A job whose result exists already is answered succeeded. Any other is refused when its
         memory estimate exceeds ``MAX_JOB_MEMORY_MB``; the bound from the data's size decides
         that without reading the data, and only where it exceeds the budget is the data read for
-        the engine's estimate (outside the transaction, which is then run again).
+        the engine's estimate (between two passes of ``Repository.submit``).
         """
         params = request.model_dump(exclude={"data_id"})
         budget_mb = self.settings.max_job_memory_mb
-        # What the transaction's read of the dataset decided: the computation and its result key.
+        # What the read of the dataset decided: the computation and its result key.
         computation: compute.Computation | None = None
         key = ""
         checked = False
