@@ -116,6 +116,8 @@ constexpr std::size_t kMinParallelColumns = 1024;
 constexpr std::size_t kMinParallelItems = 16384;
 // Chunks per thread of a parallel assembly: enough to even out chunks of uneven cost.
 constexpr std::size_t kChunksPerThread = 16;
+// Bytes of a diameter's bits: the passes of the radix sort of the edges.
+constexpr std::size_t kRadixDigits = sizeof(std::uint64_t);
 
 [[nodiscard]] index_t index_limit(unsigned coefficient_bits) noexcept {
   return static_cast<index_t>((std::uint64_t{1} << (kIndexBits - coefficient_bits)) - 1);
@@ -343,6 +345,36 @@ void parallel_chunks(std::size_t count, unsigned n_threads, Body body) {
   }
 }
 
+// Sorts entries listed in increasing index into filtration order (diameter, then decreasing
+// index): reversed, then a stable radix sort on the diameter's bits (ordered like the values,
+// which are >= 0), one pass per byte that is not the same in every entry.
+void sort_into_filtration_order(std::vector<Entry>& entries) {
+  std::reverse(entries.begin(), entries.end());
+  std::array<std::array<std::size_t, 256>, kRadixDigits> counts{};
+  auto key = [](const Entry& e) { return std::bit_cast<std::uint64_t>(e.diameter + 0.0); };
+  for (const Entry& e : entries) {
+    const std::uint64_t k = key(e);
+    for (std::size_t d = 0; d < kRadixDigits; ++d) {
+      ++counts[d][(k >> (8 * d)) & 0xFFU];
+    }
+  }
+  std::vector<Entry> buffer(entries.size());
+  for (std::size_t d = 0; d < kRadixDigits; ++d) {
+    auto& count = counts[d];
+    if (std::find(count.begin(), count.end(), entries.size()) != count.end()) {
+      continue;  // every entry has the same byte here
+    }
+    std::size_t offset = 0;
+    for (std::size_t& c : count) {
+      offset += std::exchange(c, offset);
+    }
+    for (const Entry& e : entries) {
+      buffer[count[(key(e) >> (8 * d)) & 0xFFU]++] = e;
+    }
+    entries.swap(buffer);
+  }
+}
+
 template <class T, class Less>
 void parallel_sort(std::vector<T>& items, unsigned n_threads, Less less) {
   if (n_threads <= 1 || items.size() < 4096) {
@@ -441,6 +473,19 @@ class RipsPersistence {
   // Vertices of the dim-simplex in decreasing order.
   void vertices_of(index_t index, int dim, Vertices& out) const {
     out.resize(static_cast<std::size_t>(dim) + 1);
+    if (dim == 1) {
+      // An edge {i > j} has index i (i - 1) / 2 + j: i from the square root, then corrected.
+      auto i = static_cast<index_t>((1 + std::sqrt(1 + 8 * static_cast<double>(index))) / 2);
+      while (i > 1 && binomials_(i, 2) > index) {
+        --i;
+      }
+      while (i + 1 < n_ && binomials_(i + 1, 2) <= index) {
+        ++i;
+      }
+      out[0] = i;
+      out[1] = index - binomials_(i, 2);
+      return;
+    }
     index_t top = n_;
     for (int k = dim + 1; k >= 1; --k) {
       const index_t v = max_vertex(index, k, top);
@@ -823,9 +868,7 @@ class RipsPersistence {
   // ---- dimension 0 ---------------------------------------------------------------------------
   void compute_dimension_0(std::vector<Entry>& edges, std::vector<Entry>& columns) {
     edges = all_edges();
-    parallel_sort(edges, options_.n_threads, [this](const Entry& a, const Entry& b) {
-      return filtration_less(a.diameter, index_of(a), b.diameter, index_of(b));
-    });
+    sort_into_filtration_order(edges);
     std::vector<index_t> parent(static_cast<std::size_t>(n_));
     for (index_t v = 0; v < n_; ++v) {
       parent[static_cast<std::size_t>(v)] = v;
