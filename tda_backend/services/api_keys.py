@@ -17,6 +17,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tda_backend.models.tables import ApiKey, utcnow
+from tda_backend.services.database import retry_on_disconnect
 
 
 def digest(key: str) -> str:
@@ -55,10 +56,14 @@ class KeyStore:
 
     async def owner(self, key: str) -> str | None:
         """The owner of an active key; None when the key is unknown or revoked."""
-        async with self._sessions() as session:
-            found = await session.scalar(
-                select(ApiKey.id).where(
-                    ApiKey.key_sha256 == digest(key), ApiKey.revoked_at.is_(None)
+
+        async def read() -> str | None:
+            async with self._sessions() as session:
+                return await session.scalar(
+                    select(ApiKey.id).where(
+                        ApiKey.key_sha256 == digest(key), ApiKey.revoked_at.is_(None)
+                    )
                 )
-            )
+
+        found = await retry_on_disconnect(read)
         return owner_of(key) if found is not None else None

@@ -62,16 +62,13 @@ class Services:
             url,
             pool_size=settings.database_pool_size,
             max_overflow=settings.database_max_overflow,
-            # A server that only enqueues answers one request with 5xx after a database restart
-            # and saves three round trips on every other; in a process that computes, a failed
-            # final update would cost a recomputation after the lease: it tests connections first.
-            pre_ping=role == "worker" or settings.redis_url is None,
         )
         sessions = database.create_sessionmaker(engine)
-        repo = Repository(sessions, database.create_autocommit_sessionmaker(engine))
+        autocommit = database.create_autocommit_sessionmaker(engine)
+        repo = Repository(sessions, autocommit)
         blobs: BlobStore
         if settings.blobs_in_database:
-            blobs = DatabaseBlobStore(sessions, asyncio.get_running_loop())
+            blobs = DatabaseBlobStore(autocommit, asyncio.get_running_loop())
         else:
             files = FileBlobStore(settings.blob_dir)
             files.remove_stale_temporaries()

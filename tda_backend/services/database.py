@@ -3,21 +3,27 @@
 SQLite (the embedded default) is opened in WAL mode with a busy timeout, and every transaction
 starts with ``BEGIN IMMEDIATE``: read-then-write transactions from several connections (and several
 processes) then wait for each other instead of failing with "database is locked".
+
+Pooled PostgreSQL connections are not tested as they are taken from the pool (a pre-ping costs
+three round trips on asyncpg: BEGIN, a ping, ROLLBACK). A connection a database restart broke fails
+its first statement instead; SQLAlchemy then replaces every connection of the pool, and the work is
+run once more (``retry_on_disconnect``), so that a recovered database costs no request an error.
 """
 
 from __future__ import annotations
 
 import asyncio
 import fcntl
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -28,22 +34,17 @@ from sqlalchemy.ext.asyncio import (
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
+T = TypeVar("T")
+
 
 def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def create_engine(
-    url: str, *, pool_size: int = 5, max_overflow: int = 10, pre_ping: bool = True
-) -> AsyncEngine:
-    """A pool per process. ``pre_ping`` tests each connection as it is taken from the pool
-    (three round trips on asyncpg: BEGIN, a ping, ROLLBACK), so that none a database restart has
-    broken is used. Without it, the first statement on a broken connection fails, and that failure
-    makes the pool replace all of its connections."""
+def create_engine(url: str, *, pool_size: int = 5, max_overflow: int = 10) -> AsyncEngine:
+    """A pool per process, without pre-ping (see ``retry_on_disconnect``)."""
     if not is_sqlite(url):
-        return create_async_engine(
-            url, pool_pre_ping=pre_ping, pool_size=pool_size, max_overflow=max_overflow
-        )
+        return create_async_engine(url, pool_size=pool_size, max_overflow=max_overflow)
     sqlite_path = make_url(url).database
     if sqlite_path:
         Path(sqlite_path).parent.mkdir(parents=True, exist_ok=True)
@@ -80,9 +81,31 @@ def create_autocommit_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[As
     return create_sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"))
 
 
+def is_disconnect(exc: BaseException) -> bool:
+    """``exc`` says the connection it ran on was broken (and the pool has been renewed)."""
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+
+
+async def retry_on_disconnect(work: Callable[[], Awaitable[T]]) -> T:
+    """Run ``work``, and once more when it failed on a connection that was broken (a database
+    restart since it was pooled): the failure made the pool replace its connections, so the second
+    run gets a fresh one, and a database that is really down fails it again. ``work`` must be safe
+    to run twice: a read, or a write whose repetition changes nothing (conditional updates, inserts
+    that ignore a conflict) or that was not sent yet."""
+    try:
+        return await work()
+    except DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
+    return await work()
+
+
 async def ping(engine: AsyncEngine) -> None:
-    async with engine.connect() as connection:
-        await connection.execute(text("SELECT 1"))
+    async def select_one() -> None:
+        async with engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+
+    await retry_on_disconnect(select_one)
 
 
 def alembic_config(url: str) -> Config:

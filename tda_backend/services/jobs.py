@@ -32,7 +32,7 @@ from tda_backend.models.tables import Dataset, Job, Result, utcnow
 from tda_backend.services import compute, parsing
 from tda_backend.services.cache import Cache
 from tda_backend.services.errors import StorageFullError, TooManyRequestsError
-from tda_backend.services.repository import Recovery, Repository, new_id
+from tda_backend.services.repository import Claim, Recovery, Repository, new_id
 from tda_backend.services.storage import BlobStore
 from tda_backend.services.telemetry import JOB_DURATION, JOBS_FINISHED, JOBS_SUBMITTED, get_logger
 
@@ -275,15 +275,16 @@ class Executor:
     pool: ThreadPoolExecutor
     active: dict[str, _Active] = field(default_factory=dict)
 
-    async def run(self, job: Job) -> str:
-        """Run ``job`` to an end; return how it ended (a status, or "requeued" or "lost")."""
+    async def run(self, claim: Claim) -> str:
+        """Run a claimed job to an end; return how it ended (a status, or "requeued" or "lost")."""
+        job = claim.job
         with structlog.contextvars.bound_contextvars(job_id=job.id, request_id=job.request_id):
             started = time.monotonic()
             log.info(
                 "job started", algorithm=job.algorithm, attempt=job.attempts, worker=self.worker_id
             )
             try:
-                status = await self._run(job)
+                status = await self._run(job, claim.data_kind)
             except Exception as exc:  # the worker must survive anything a job does
                 log.exception("job crashed the executor")
                 status = "failed"
@@ -295,19 +296,20 @@ class Executor:
             log.info("job ended", status=status, duration_s=round(elapsed, 3))
             return status
 
-    async def _finish(self, job: Job, status: str, error: str | None = None) -> None:
+    async def _finish(
+        self, job: Job, status: str, error: str | None = None, result: Result | None = None
+    ) -> None:
         with contextlib.suppress(Exception):
-            if not await self.repo.finish(job.id, self.worker_id, status, error):
+            if not await self.repo.finish(job.id, self.worker_id, status, error, result=result):
                 log.warning("job was taken from this worker before it finished", status=status)
 
-    async def _run(self, job: Job) -> str:
-        dataset = await self.repo.get_dataset(job.data_id, None)
-        computation = computation_for(job.algorithm, job.params, dataset.kind, dataset.id)
+    async def _run(self, job: Job, data_kind: str) -> str:
+        computation = computation_for(job.algorithm, job.params, data_kind, job.data_id)
         active = _Active(core.CancelToken())
         self.active[job.id] = active
         try:
             future = asyncio.get_running_loop().run_in_executor(
-                self.pool, self._compute, computation, dataset.sha256, active
+                self.pool, self._compute, computation, job.data_sha256, active
             )
             await self._supervise(job, future, active)
         finally:
@@ -372,29 +374,33 @@ class Executor:
         active: _Active,
         computation: compute.Computation,
     ) -> str:
+        """Record how the job ended. A computed result is recorded whatever the ending (it is
+        right, and the next job with its key reuses it), with the job's final status when there is
+        one: one transaction."""
         error: BaseException | None = None
+        result: Result | None = None
         if future.done():
             error = future.exception()
             if error is None:
                 blob_sha, duration, document = future.result()
-                await self.repo.add_result(
-                    Result(
-                        key=job.result_key,
-                        blob_sha256=blob_sha,
-                        algorithm=job.algorithm,
-                        data_sha256=job.data_sha256,
-                        duration_s=duration,
-                    )
+                result = Result(
+                    key=job.result_key,
+                    blob_sha256=blob_sha,
+                    algorithm=job.algorithm,
+                    data_sha256=job.data_sha256,
+                    duration_s=duration,
                 )
                 await self.cache.set(job.result_key, document)
         reason = active.reason
+        if reason in ("lost", "shutdown") and result is not None:
+            await self.repo.add_result(result)
         if reason == "lost":
             return "lost"
         if reason == "shutdown":
             await self.repo.requeue(job.id, self.worker_id, count_attempt=False)
             return "requeued"
         if reason == "cancel":
-            await self._finish(job, "cancelled")
+            await self._finish(job, "cancelled", result=result)
             return "cancelled"
         if reason == "timeout":
             limit = self.settings.job_time_limit_s
@@ -405,10 +411,11 @@ class Executor:
                     f"time limit exceeded: the job ran longer than {limit:g} s (JOB_TIME_LIMIT_S);"
                     " lower maxdim, set a threshold, use fewer points, or raise the limit"
                 ),
+                result,
             )
             return "failed"
         if error is None:
-            await self._finish(job, "succeeded")
+            await self._finish(job, "succeeded", result=result)
             if self.settings.kafka_bootstrap_servers is not None:
                 publish_features_later(self.settings, job.id, future.result()[2])
             return "succeeded"
@@ -549,15 +556,15 @@ class EmbeddedRunner:
     async def _work(self) -> None:
         while not self._stopping:
             try:
-                job = await self.repo.claim_next(self.worker_id)
+                claim = await self.repo.claim_next(self.worker_id)
             except Exception:
                 log.warning("could not read the job queue", exc_info=True)
-                job = None
-            if job is None:
+                claim = None
+            if claim is None:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wakeups.get(), timeout=IDLE_POLL_S)
                 continue
-            await self.executor.run(job)
+            await self.executor.run(claim)
 
     async def _reap(self) -> None:
         while True:

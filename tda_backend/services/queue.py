@@ -216,10 +216,10 @@ class QueueRunner:
                 await asyncio.sleep(1.0)
 
     async def _run_message(self, ctx: dict[str, Any], job_id: str) -> str:
-        job = await self.repo.claim(job_id, self.worker_id)
-        if job is None:
+        claim = await self.repo.claim(job_id, self.worker_id)
+        if claim is None:
             return "not queued"
-        status = await self.executor.run(job)
+        status = await self.executor.run(claim)
         if status == "requeued":
             # This worker is stopping: the message goes back to the queue for another worker.
             raise Retry()

@@ -5,7 +5,8 @@ meanwhile only means one computation more).
 
 Job state changes are conditional updates (``WHERE status = ... AND worker = ...``), so that two
 processes can never both start a job, and a worker whose job was taken from it (its lease expired)
-cannot overwrite what happened since.
+cannot overwrite what happened since. That also makes them safe to send twice: every method runs
+once more when its pooled connection turns out broken (``database.retry_on_disconnect``).
 """
 
 from __future__ import annotations
@@ -17,11 +18,13 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import CursorResult
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tda_backend.models.tables import Dataset, Job, Result, utcnow
+from tda_backend.services.database import is_disconnect, retry_on_disconnect
 from tda_backend.services.errors import ConflictError, NotFoundError
 
 
@@ -47,6 +50,22 @@ class Submission:
     over_limit: bool = False
 
 
+@dataclass(frozen=True)
+class Claim:
+    """A job a worker has just started, with what it needs of its dataset."""
+
+    job: Job
+    data_kind: str
+
+
+_CLAIMED = {
+    "status": "running",
+    "attempts": Job.attempts + 1,
+    "progress": 0.0,
+    "error": None,
+}
+
+
 def _rowcount(result: Any) -> int:
     return cast(CursorResult[Any], result).rowcount
 
@@ -64,15 +83,23 @@ class Repository:
     # -- datasets -------------------------------------------------------------------------------
 
     async def add_dataset(self, dataset: Dataset) -> None:
-        async with self._sessions.begin() as session:
-            session.add(dataset)
+        values = _row(dataset)
+
+        async def insert() -> None:
+            # A repeated insert (the first one committed, its answer lost) finds its own row.
+            async with self._autocommit.begin() as session:
+                await session.execute(_insert_ignoring_conflict(session, Dataset, values))
+
+        await retry_on_disconnect(insert)
 
     async def get_dataset(
         self, data_id: str, owner: str | None, *, field: str = "data_id"
     ) -> Dataset:
-        async with self._autocommit() as session:
-            dataset = await session.get(Dataset, data_id)
-        return _owned_dataset(dataset, data_id, owner, field)
+        async def read() -> Dataset | None:
+            async with self._autocommit() as session:
+                return await session.get(Dataset, data_id)
+
+        return _owned_dataset(await retry_on_disconnect(read), data_id, owner, field)
 
     # -- jobs -----------------------------------------------------------------------------------
 
@@ -96,6 +123,27 @@ class Repository:
         and PostgreSQL is serialised per owner by an advisory lock, so processes submitting at
         once never exceed the cap together, and a refused job was never visible to a worker.
         """
+        inserting: list[bool] = []  # once the insert is sent, a second run could insert twice
+
+        async def attempt() -> Submission:
+            return await self._submit(data_id, owner, key_of, make_job, max_active, inserting)
+
+        try:
+            return await attempt()
+        except Exception as exc:
+            if not is_disconnect(exc) or inserting:
+                raise
+        return await attempt()
+
+    async def _submit(
+        self,
+        data_id: str,
+        owner: str | None,
+        key_of: Callable[[Dataset], str],
+        make_job: Callable[[Dataset, Result | None], Job | None],
+        max_active: int,
+        inserting: list[bool],
+    ) -> Submission:
         capped = max_active > 0 and owner is not None
         async with self._sessions.begin() if capped else self._autocommit() as session:
             dataset = _owned_dataset(await session.get(Dataset, data_id), data_id, owner, "data_id")
@@ -103,6 +151,7 @@ class Repository:
             job = make_job(dataset, reusable)
             if job is None:
                 return Submission(dataset, reusable, None)
+            inserting.append(True)
             if not capped or job.status != "queued":
                 session.add(job)
                 await session.commit()
@@ -126,8 +175,11 @@ class Repository:
         return Submission(dataset, reusable, job)
 
     async def get_job(self, job_id: str, owner: str | None) -> Job:
-        async with self._autocommit() as session:
-            job = await session.get(Job, job_id)
+        async def read() -> Job | None:
+            async with self._autocommit() as session:
+                return await session.get(Job, job_id)
+
+        job = await retry_on_disconnect(read)
         if job is None or (owner is not None and job.owner != owner):
             raise NotFoundError(f"job_id: no job with id {job_id!r}")
         return job
@@ -140,120 +192,155 @@ class Repository:
             conditions.append(Job.owner == owner)
         if status is not None:
             conditions.append(Job.status == status)
-        async with self._autocommit() as session:
-            total = await session.scalar(select(func.count()).select_from(Job).where(*conditions))
-            jobs = await session.scalars(
-                select(Job)
-                .where(*conditions)
-                .order_by(Job.created_at.desc(), Job.id.desc())
-                .limit(limit)
-                .offset(offset)
-            )
-            return list(jobs), int(total or 0)
+
+        async def read() -> tuple[list[Job], int]:
+            async with self._autocommit() as session:
+                total = await session.scalar(
+                    select(func.count()).select_from(Job).where(*conditions)
+                )
+                jobs = await session.scalars(
+                    select(Job)
+                    .where(*conditions)
+                    .order_by(Job.created_at.desc(), Job.id.desc())
+                    .limit(limit)
+                    .offset(offset)
+                )
+                return list(jobs), int(total or 0)
+
+        return await retry_on_disconnect(read)
 
     async def request_cancel(self, job_id: str, owner: str | None) -> Job:
         """Cancel a queued job at once; flag a running one for its worker. 409 when finished."""
         now = utcnow()
-        async with self._sessions.begin() as session:
-            job = await session.get(Job, job_id)
-            if job is None or (owner is not None and job.owner != owner):
-                raise NotFoundError(f"job_id: no job with id {job_id!r}")
-            if job.status == "queued":
-                job.status, job.finished_at, job.cancel_requested = "cancelled", now, True
-            elif job.status == "running":
-                job.cancel_requested = True
-            elif job.status != "cancelled":
-                raise ConflictError(
-                    f"job_id: job {job_id} has already {job.status}; nothing to cancel"
-                )
-            return job
 
-    async def claim_next(self, worker: str) -> Job | None:
-        """Start the oldest queued job for ``worker``; None when nothing is queued."""
-        now = utcnow()
-        async with self._sessions.begin() as session:
-            candidates = await session.scalars(
-                select(Job.id)
-                .where(Job.status == "queued")
-                .order_by(Job.created_at, Job.id)
-                .limit(8)
-                .with_for_update(skip_locked=True)
-            )
-            for job_id in candidates:
-                claimed = await session.execute(
-                    update(Job)
-                    .where(Job.id == job_id, Job.status == "queued")
-                    .values(
-                        status="running",
-                        worker=worker,
-                        attempts=Job.attempts + 1,
-                        started_at=now,
-                        heartbeat_at=now,
-                        progress=0.0,
-                        error=None,
+        async def cancel() -> Job:
+            async with self._sessions.begin() as session:
+                job = await session.get(Job, job_id)
+                if job is None or (owner is not None and job.owner != owner):
+                    raise NotFoundError(f"job_id: no job with id {job_id!r}")
+                if job.status == "queued":
+                    job.status, job.finished_at, job.cancel_requested = "cancelled", now, True
+                elif job.status == "running":
+                    job.cancel_requested = True
+                elif job.status != "cancelled":
+                    raise ConflictError(
+                        f"job_id: job {job_id} has already {job.status}; nothing to cancel"
                     )
-                )
-                if _rowcount(claimed) == 1:
-                    return await session.get(Job, job_id, populate_existing=True)
-        return None
+                return job
 
-    async def claim(self, job_id: str, worker: str) -> Job | None:
-        """Start ``job_id`` for ``worker`` if it is still queued; None when it is not."""
-        now = utcnow()
-        async with self._sessions.begin() as session:
-            # One statement: the conditional update returns the claimed row (or none).
-            claimed = await session.scalars(
-                update(Job)
-                .where(Job.id == job_id, Job.status == "queued")
-                .values(
-                    status="running",
-                    worker=worker,
-                    attempts=Job.attempts + 1,
-                    started_at=now,
-                    heartbeat_at=now,
-                    progress=0.0,
-                    error=None,
+        return await retry_on_disconnect(cancel)
+
+    async def claim_next(self, worker: str) -> Claim | None:
+        """Start the oldest queued job for ``worker``; None when nothing is queued."""
+
+        async def claim() -> Claim | None:
+            async with self._sessions.begin() as session:
+                candidates = await session.scalars(
+                    select(Job.id)
+                    .where(Job.status == "queued")
+                    .order_by(Job.created_at, Job.id)
+                    .limit(8)
+                    .with_for_update(skip_locked=True)
                 )
-                .returning(Job),
-                execution_options={"synchronize_session": False},
-            )
-            return claimed.one_or_none()
+                for job_id in candidates:
+                    claimed = await self._claim(session, job_id, worker)
+                    if claimed is not None:
+                        return claimed
+            return None
+
+        return await retry_on_disconnect(claim)
+
+    async def claim(self, job_id: str, worker: str) -> Claim | None:
+        """Start ``job_id`` for ``worker`` if it is still queued; None when it is not.
+
+        One statement, its own transaction. Sent twice (the first answer lost with its
+        connection), the second finds the job running and answers None: the job is then
+        recovered when its lease expires, as if this worker had died."""
+
+        async def claim() -> Claim | None:
+            async with self._autocommit.begin() as session:
+                return await self._claim(session, job_id, worker)
+
+        return await retry_on_disconnect(claim)
+
+    @staticmethod
+    async def _claim(session: AsyncSession, job_id: str, worker: str) -> Claim | None:
+        # The conditional update returns the claimed row and its dataset's kind (or no row).
+        now = utcnow()
+        kind = select(Dataset.kind).where(Dataset.id == Job.data_id).scalar_subquery()
+        claimed = await session.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.status == "queued")
+            .values(worker=worker, started_at=now, heartbeat_at=now, **_CLAIMED)
+            .returning(Job, kind),
+            execution_options={"synchronize_session": False},
+        )
+        row = claimed.one_or_none()
+        return None if row is None else Claim(row[0], row[1])
 
     async def queued_jobs(self, created_before: datetime, limit: int) -> list[tuple[str, int]]:
         """``(id, attempts)`` of the oldest queued jobs created before ``created_before``."""
-        async with self._autocommit() as session:
-            rows = await session.execute(
-                select(Job.id, Job.attempts)
-                .where(Job.status == "queued", Job.created_at < created_before)
-                .order_by(Job.created_at, Job.id)
-                .limit(limit)
-            )
-            return [(job_id, int(attempts)) for job_id, attempts in rows]
+
+        async def read() -> list[tuple[str, int]]:
+            async with self._autocommit() as session:
+                rows = await session.execute(
+                    select(Job.id, Job.attempts)
+                    .where(Job.status == "queued", Job.created_at < created_before)
+                    .order_by(Job.created_at, Job.id)
+                    .limit(limit)
+                )
+                return [(job_id, int(attempts)) for job_id, attempts in rows]
+
+        return await retry_on_disconnect(read)
 
     async def heartbeat(self, job_id: str, worker: str, progress: float) -> bool | None:
         """Record liveness and progress. Returns whether a cancel was requested; None if the job
-        is no longer this worker's."""
-        async with self._sessions.begin() as session:
-            touched = await session.execute(
-                update(Job)
-                .where(Job.id == job_id, Job.worker == worker, Job.status == "running")
-                .values(heartbeat_at=utcnow(), progress=progress)
-            )
-            if _rowcount(touched) != 1:
-                return None
-            return bool(await session.scalar(select(Job.cancel_requested).where(Job.id == job_id)))
+        is no longer this worker's. One statement."""
 
-    async def finish(self, job_id: str, worker: str, status: str, error: str | None = None) -> bool:
+        async def touch() -> bool | None:
+            async with self._autocommit.begin() as session:
+                cancel_requested = await session.scalar(
+                    update(Job)
+                    .where(Job.id == job_id, Job.worker == worker, Job.status == "running")
+                    .values(heartbeat_at=utcnow(), progress=progress)
+                    .returning(Job.cancel_requested),
+                    execution_options={"synchronize_session": False},
+                )
+            return None if cancel_requested is None else bool(cancel_requested)
+
+        return await retry_on_disconnect(touch)
+
+    async def finish(
+        self,
+        job_id: str,
+        worker: str,
+        status: str,
+        error: str | None = None,
+        *,
+        result: Result | None = None,
+    ) -> bool:
+        """End ``worker``'s job with ``status``, recording ``result`` (if any) in the same
+        transaction; False when the job is no longer this worker's (the result is kept: it is
+        right whoever computed it). An identical result recorded meanwhile is as good."""
         values: dict[str, Any] = {"status": status, "error": error, "finished_at": utcnow()}
         if status == "succeeded":
             values["progress"] = 1.0
-        async with self._sessions.begin() as session:
-            done = await session.execute(
-                update(Job)
-                .where(Job.id == job_id, Job.worker == worker, Job.status == "running")
-                .values(**values)
-            )
-            return _rowcount(done) == 1
+        row = None
+        if result is not None:
+            row = _row(result)
+
+        async def finish() -> bool:
+            async with self._sessions.begin() as session:
+                if row is not None:
+                    await session.execute(_insert_ignoring_conflict(session, Result, row))
+                done = await session.execute(
+                    update(Job)
+                    .where(Job.id == job_id, Job.worker == worker, Job.status == "running")
+                    .values(**values)
+                )
+                return _rowcount(done) == 1
+
+        return await retry_on_disconnect(finish)
 
     async def requeue(self, job_id: str, worker: str, *, count_attempt: bool) -> bool:
         """Give a job back to the queue (its worker is shutting down)."""
@@ -266,13 +353,17 @@ class Repository:
         }
         if not count_attempt:
             values["attempts"] = Job.attempts - 1
-        async with self._sessions.begin() as session:
-            done = await session.execute(
-                update(Job)
-                .where(Job.id == job_id, Job.worker == worker, Job.status == "running")
-                .values(**values)
-            )
-            return _rowcount(done) == 1
+
+        async def requeue() -> bool:
+            async with self._autocommit.begin() as session:
+                done = await session.execute(
+                    update(Job)
+                    .where(Job.id == job_id, Job.worker == worker, Job.status == "running")
+                    .values(**values)
+                )
+                return _rowcount(done) == 1
+
+        return await retry_on_disconnect(requeue)
 
     async def recover(
         self, *, is_dead: Callable[[str | None], bool], lease_s: float, max_attempts: int
@@ -281,49 +372,81 @@ class Repository:
         its process is known dead, or its heartbeat is older than the lease."""
         now = utcnow()
         stale_before = now - timedelta(seconds=lease_s)
-        recovered: list[Recovery] = []
-        async with self._sessions.begin() as session:
-            running = await session.scalars(
-                select(Job).where(Job.status == "running").with_for_update(skip_locked=True)
-            )
-            for job in running:
-                heartbeat: datetime | None = job.heartbeat_at
-                if not (heartbeat is None or heartbeat < stale_before or is_dead(job.worker)):
-                    continue
-                reason = f"its worker {job.worker} stopped during attempt {job.attempts}"
-                if job.cancel_requested:
-                    job.status, job.finished_at = "cancelled", now
-                elif job.attempts >= max_attempts:
-                    job.status, job.finished_at = "failed", now
-                    job.error = f"{reason} of {max_attempts}; not retried again (JOB_MAX_ATTEMPTS)"
-                else:
-                    job.status, job.progress = "queued", 0.0
-                    job.started_at = job.heartbeat_at = None
-                job.worker = None
-                recovered.append(Recovery(job.id, job.status, reason))
-        return recovered
+
+        async def recover() -> list[Recovery]:
+            recovered: list[Recovery] = []
+            async with self._sessions.begin() as session:
+                running = await session.scalars(
+                    select(Job).where(Job.status == "running").with_for_update(skip_locked=True)
+                )
+                for job in running:
+                    heartbeat: datetime | None = job.heartbeat_at
+                    if not (heartbeat is None or heartbeat < stale_before or is_dead(job.worker)):
+                        continue
+                    reason = f"its worker {job.worker} stopped during attempt {job.attempts}"
+                    if job.cancel_requested:
+                        job.status, job.finished_at = "cancelled", now
+                    elif job.attempts >= max_attempts:
+                        job.status, job.finished_at = "failed", now
+                        job.error = (
+                            f"{reason} of {max_attempts}; not retried again (JOB_MAX_ATTEMPTS)"
+                        )
+                    else:
+                        job.status, job.progress = "queued", 0.0
+                        job.started_at = job.heartbeat_at = None
+                    job.worker = None
+                    recovered.append(Recovery(job.id, job.status, reason))
+            return recovered
+
+        return await retry_on_disconnect(recover)
 
     async def job_counts(self) -> dict[tuple[str, str], int]:
-        async with self._autocommit() as session:
-            rows = await session.execute(
-                select(Job.algorithm, Job.status, func.count()).group_by(Job.algorithm, Job.status)
-            )
-            return {(algorithm, status): int(n) for algorithm, status, n in rows}
+        async def read() -> dict[tuple[str, str], int]:
+            async with self._autocommit() as session:
+                rows = await session.execute(
+                    select(Job.algorithm, Job.status, func.count()).group_by(
+                        Job.algorithm, Job.status
+                    )
+                )
+                return {(algorithm, status): int(n) for algorithm, status, n in rows}
+
+        return await retry_on_disconnect(read)
 
     # -- results --------------------------------------------------------------------------------
 
     async def find_result(self, key: str) -> Result | None:
-        async with self._autocommit() as session:
-            return await session.get(Result, key)
+        async def read() -> Result | None:
+            async with self._autocommit() as session:
+                return await session.get(Result, key)
+
+        return await retry_on_disconnect(read)
 
     async def add_result(self, result: Result) -> None:
         """Record a result; an identical one recorded meanwhile by another job is as good."""
-        try:
-            async with self._sessions.begin() as session:
-                session.add(result)
-        except IntegrityError:
-            if await self.find_result(result.key) is None:
-                raise
+        row = _row(result)
+
+        async def insert() -> None:
+            async with self._autocommit.begin() as session:
+                await session.execute(_insert_ignoring_conflict(session, Result, row))
+
+        await retry_on_disconnect(insert)
+
+
+def _row(record: Dataset | Result) -> dict[str, Any]:
+    """The column values of ``record`` for a Core insert, with the creation time the ORM would
+    have given it (set on ``record`` too)."""
+    row = {c.key: getattr(record, c.key) for c in record.__table__.columns}
+    if row["created_at"] is None:
+        row["created_at"] = record.created_at = utcnow()
+    return row
+
+
+def _insert_ignoring_conflict(
+    session: AsyncSession, table: type[Dataset] | type[Result], values: dict[str, Any]
+) -> Any:
+    """``INSERT ... ON CONFLICT DO NOTHING`` of one row (an identical row there already)."""
+    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    return insert(table).values(**values).on_conflict_do_nothing()
 
 
 def _owned_dataset(dataset: Dataset | None, data_id: str, owner: str | None, field: str) -> Dataset:

@@ -3,7 +3,9 @@
 The ``BlobStore`` interface is synchronous because its callers run it on worker threads, beside
 parsing and computing. Each call here runs its query on the service's event loop (the one that owns
 the connection pool) and waits for the answer, so the pool, its limits and its reconnection after a
-database restart are the ones every other query uses.
+database restart are the ones every other query uses. Each query is one statement, sent without
+BEGIN and COMMIT where the database allows (``database.create_autocommit_sessionmaker``), and sent
+again once when its pooled connection turns out broken (``database.retry_on_disconnect``).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tda_backend.models.tables import Blob, utcnow
+from tda_backend.services.database import retry_on_disconnect
 from tda_backend.services.storage import BlobNotFound, sha256_hex
 
 T = TypeVar("T")
@@ -31,6 +34,7 @@ class DatabaseBlobStore:
     def __init__(
         self, sessions: async_sessionmaker[AsyncSession], loop: asyncio.AbstractEventLoop
     ) -> None:
+        """``sessions``: autocommit ones (``database.create_autocommit_sessionmaker``)."""
         self._sessions = sessions
         self._loop = loop
 
@@ -44,7 +48,7 @@ class DatabaseBlobStore:
             raise RuntimeError("DatabaseBlobStore is called from a worker thread, not the loop")
 
         async def run() -> T:
-            return await work()
+            return await retry_on_disconnect(work)
 
         return asyncio.run_coroutine_threadsafe(run(), self._loop).result(CALL_TIMEOUT_S)
 
