@@ -8,7 +8,8 @@ Vietoris-Rips job (``--maxdim``) per cloud from ``--clients`` concurrent clients
 
 Reports: jobs/s (jobs / time from the first submission to the last job's end), submit latency
 p50/p99 (POST to its 202), end-to-end latency p50/p99 (POST to the job's ``finished_at``), errors
-(non-2xx answers and jobs not succeeded), HTTP throughput of ``GET /tda/jobs/{id}`` (after the run,
+(non-2xx answers and jobs not succeeded), the ``tda-worker`` processes' CPU time per job (engine
+included; from ``/proc``), HTTP throughput of ``GET /tda/jobs/{id}`` (after the run,
 ``--clients`` clients for ``--get-seconds``), and the compute-bound limit: the engine alone
 computing the same jobs in this process on ``--cores`` threads after the run (jobs / wall time),
 under whatever else the machine runs at the time, like the load run before it.
@@ -260,6 +261,12 @@ async def run_load(url: str, clouds: list[np.ndarray], args: argparse.Namespace)
     }
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of process ``pid`` so far (all its threads)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def engine_time(clouds: list[np.ndarray], maxdim: int, cores: int) -> tuple[float, float]:
     """The engine alone on these jobs: mean seconds per job on one thread, and the wall time of
     all of them on ``cores`` threads at once (the GIL is released while the engine computes)."""
@@ -373,6 +380,9 @@ def main() -> None:
             )
         time.sleep(3.0)  # the workers import and connect
         figures = asyncio.run(run_load(url, clouds, args))
+        # The workers' CPU, engine included (it computes on their threads), per job run.
+        worker_cpu = sum(cpu_seconds(process.pid) for process in processes[1:])
+        figures["worker_cpu_ms_per_job"] = 1000 * worker_cpu / len(clouds)
         metrics = httpx.get(f"{url}/metrics", timeout=10).text
         figures["metrics_jobs_finished"] = sum(
             float(line.rsplit(" ", 1)[1])
@@ -420,7 +430,8 @@ def main() -> None:
         f" compute-bound {limit:.1f} jobs/s; submit p50/p99 {figures['submit_p50_ms']:.1f}/"
         f"{figures['submit_p99_ms']:.1f} ms; end-to-end p50/p99 {figures['e2e_p50_s']:.2f}/"
         f"{figures['e2e_p99_s']:.2f} s; GET /tda/jobs/{{id}} {figures['get_job_rps']:.0f}/s;"
-        f" errors {figures['errors']}"
+        f" worker CPU {figures['worker_cpu_ms_per_job']:.1f} ms per job (engine alone"
+        f" {figures['engine_ms_per_job']:.1f}); errors {figures['errors']}"
     )
     sys.exit(1 if figures["errors"] else 0)
 

@@ -320,8 +320,9 @@ class Repository:
         result: Result | None = None,
     ) -> bool:
         """End ``worker``'s job with ``status``, recording ``result`` (if any) in the same
-        transaction; False when the job is no longer this worker's (the result is kept: it is
-        right whoever computed it). An identical result recorded meanwhile is as good."""
+        transaction (on PostgreSQL, the same statement); False when the job is no longer this
+        worker's (the result is kept: it is right whoever computed it). An identical result
+        recorded meanwhile is as good."""
         values: dict[str, Any] = {"status": status, "error": error, "finished_at": utcnow()}
         if status == "succeeded":
             values["progress"] = 1.0
@@ -329,16 +330,24 @@ class Repository:
         if result is not None:
             row = _row(result)
 
+        end = (
+            update(Job)
+            .where(Job.id == job_id, Job.worker == worker, Job.status == "running")
+            .values(**values)
+        )
+
         async def finish() -> bool:
+            async with self._autocommit.begin() as session:
+                if row is None:
+                    return _rowcount(await session.execute(end)) == 1
+                insert = _insert_ignoring_conflict(session, Result, row)
+                if session.get_bind().dialect.name == "postgresql":
+                    # One statement: the insert as a data-modifying WITH of the update.
+                    done = await session.execute(end.add_cte(insert.cte("result_row")))
+                    return _rowcount(done) == 1
             async with self._sessions.begin() as session:
-                if row is not None:
-                    await session.execute(_insert_ignoring_conflict(session, Result, row))
-                done = await session.execute(
-                    update(Job)
-                    .where(Job.id == job_id, Job.worker == worker, Job.status == "running")
-                    .values(**values)
-                )
-                return _rowcount(done) == 1
+                await session.execute(insert)
+                return _rowcount(await session.execute(end)) == 1
 
         return await retry_on_disconnect(finish)
 
