@@ -740,15 +740,11 @@ class RipsPersistence {
     }
   }
 
-  // The latest facet of a simplex if it has the simplex's diameter (the facet with that
-  // diameter of smallest index, found by removing vertices from the largest down), with the
-  // sign of the simplex in that facet's coboundary. pairwise: the simplex's distances.
-  [[nodiscard]] Facet latest_equal_facet(const Vertices& t, const Pairwise& pairwise,
-                                         value_t diameter) const {
-    const std::size_t count = t.size();
-    // The pairs realising the diameter (usually one): removing vertex i keeps the diameter unless
-    // i lies on every one of them.
-    boost::container::small_vector<std::pair<std::size_t, std::size_t>, 4> realising;
+  // The pairs (a, b), a < b, of a simplex's vertices at distance `diameter` (usually one).
+  using RealisingPairs = boost::container::small_vector<std::pair<std::size_t, std::size_t>, 4>;
+  [[nodiscard]] static RealisingPairs realising_pairs(const Pairwise& pairwise, std::size_t count,
+                                                      value_t diameter) {
+    RealisingPairs realising;
     for (std::size_t a = 0; a < count; ++a) {
       for (std::size_t b = a + 1; b < count; ++b) {
         if (pairwise[a * count + b] == diameter) {
@@ -756,6 +752,17 @@ class RipsPersistence {
         }
       }
     }
+    return realising;
+  }
+
+  // The latest facet of a simplex if it has the simplex's diameter (the facet with that
+  // diameter of smallest index, found by removing vertices from the largest down), with the
+  // sign of the simplex in that facet's coboundary. pairwise: the simplex's distances.
+  [[nodiscard]] Facet latest_equal_facet(const Vertices& t, const Pairwise& pairwise,
+                                         value_t diameter) const {
+    const std::size_t count = t.size();
+    // Removing vertex i keeps the diameter unless i lies on every pair realising it.
+    const RealisingPairs realising = realising_pairs(pairwise, count, diameter);
     for (std::size_t i = 0; i < count; ++i) {
       const bool equal = std::any_of(realising.begin(), realising.end(), [i](const auto& ab) {
         return ab.first != i && ab.second != i;
@@ -826,14 +833,7 @@ class RipsPersistence {
       if (equal_added > 1 || (equal_added == 1 && (some_equal_added != 0 || position > 1))) {
         return false;
       }
-      boost::container::small_vector<std::pair<std::size_t, std::size_t>, 4> realising;
-      for (std::size_t a = 0; a < count; ++a) {
-        for (std::size_t b = a + 1; b < count; ++b) {
-          if (pairwise[a * count + b] == diameter) {
-            realising.emplace_back(a, b);
-          }
-        }
-      }
+      const RealisingPairs realising = realising_pairs(pairwise, count, diameter);
       for (std::size_t i = 0; i < position; ++i) {
         if (std::any_of(realising.begin(), realising.end(),
                         [i](const auto& ab) { return ab.first != i && ab.second != i; })) {
