@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstddef>
 #include <span>
+#include <stdexcept>
 #include <vector>
 
 #include <CGAL/Exact_rational.h>
@@ -26,9 +27,15 @@ constexpr double kAmbiguous = 1e-10;
 
 thread_local std::size_t exact_radius_count = 0;
 
-// The double nearest to q (CGAL::to_double may truncate).
+// The double nearest to q (CGAL::to_double may truncate). A value beyond the doubles (a squared
+// circumradius of points with coordinates near 1e150 and above) is refused.
 double nearest_double(const CGAL::Exact_rational& q) {
   const double guess = CGAL::to_double(q);
+  if (!std::isfinite(guess)) {
+    throw std::invalid_argument(
+        "alpha complex: a squared circumradius exceeds the range of double precision "
+        "(coordinates too large); rescale the points");
+  }
   double best = guess;
   CGAL::Exact_rational best_error = CGAL::abs(q - CGAL::Exact_rational(guess));
   for (const double candidate :
