@@ -13,6 +13,7 @@ from pathlib import Path
 
 import uvicorn
 
+from tda_backend.api import serving
 from tda_backend.config import get_settings
 from tda_backend.services import database
 from tda_backend.services.telemetry import configure_logging, get_logger
@@ -54,17 +55,19 @@ def main(argv: list[str] | None = None) -> None:
         workers=1 if args.reload else workers,
         reload=args.reload,
     )
+    if workers > 1 and not args.reload:
+        # Not uvicorn's supervisor: its workers share one socket, and one of them accepts a
+        # burst of connections alone (see tda_backend.api.serving).
+        serving.supervise(host, port, workers)
+        return
     uvicorn.run(
-        "tda_backend.api.app:create_app",
+        serving.APP,
         factory=True,
         host=host,
         port=port,
-        workers=None if args.reload else workers,
         reload=args.reload,
         reload_dirs=[str(Path(__file__).resolve().parent)] if args.reload else None,
-        log_config=None,
-        access_log=False,
-        timeout_graceful_shutdown=15,
+        **serving.OPTIONS,
     )
 
 
