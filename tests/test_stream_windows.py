@@ -20,13 +20,13 @@ from tda_backend.flink.windows import (
 
 
 def windows_of(spec: WindowSpec, points: list[list[float]], batches: list[int]) -> list[dict]:
-    """Feed ``points`` in consecutive batches of the given sizes, through a pickle round trip
-    between batches as the Flink state does."""
+    """Feed ``points`` in consecutive batches of the given sizes, through the Flink job's state
+    between batches: :meth:`StreamWindows.state`, pickled, and restored."""
     state = StreamWindows(spec, "s")
     out, start = [], 0
     for size in batches:
         out += state.add(points[start : start + size], ingested_ms=start)
-        state = pickle.loads(pickle.dumps(state))
+        state = StreamWindows.restore(spec, "s", pickle.loads(pickle.dumps(state.state())))
         start += size
     assert start == len(points)
     return out

@@ -28,7 +28,6 @@ from tda_backend.flink.windows import (
     WindowSpec,
     encode,
     parse_events,
-    stream_of,
 )
 
 log = logging.getLogger("tda_backend.flink")
@@ -129,48 +128,70 @@ def _sink(options: JobOptions, name: str) -> Any:
     return builder.build()
 
 
-def _keyed(raw: str) -> Any:
-    stream_id = stream_of(raw)
-    if stream_id is None:
-        log.warning("skipped a message without a stream_id: %.200s", raw)
-        return []
-    return [(stream_id, raw)]
-
-
-def _stream_of(message: tuple[str, str]) -> str:
-    return message[0]
-
-
 def _window_function(spec: WindowSpec) -> Any:
     from pyflink.common import Types
     from pyflink.datastream import KeyedProcessFunction, RuntimeContext
     from pyflink.datastream.state import ValueStateDescriptor
 
     class SlidingWindows(KeyedProcessFunction):  # type: ignore[misc]
-        """Per stream, one state value: its :class:`StreamWindows` (events still needed, count,
-        last diagrams), read and written once per message whatever the number of its events."""
+        """Per stream, one state value: its :class:`StreamWindows` as plain ints and bytes
+        (events still needed, count, last diagrams), read and written once per message whatever
+        the number of its events."""
 
         def open(self, runtime_context: RuntimeContext) -> None:
             self.windows = runtime_context.get_state(
                 ValueStateDescriptor("windows", Types.PICKLED_BYTE_ARRAY())
             )
 
-        def process_element(self, keyed: tuple[str, str], ctx: Any) -> Any:
-            batch = parse_events(keyed[1])
+        def process_element(self, raw: str, ctx: Any) -> Any:
+            batch = parse_events(raw)
             if batch is None:
-                log.warning("skipped a message that is not an event: %.200s", keyed[1])
+                log.warning("skipped a message that is not an event: %.200s", raw)
                 return
-            windows = self.windows.value() or StreamWindows(spec, batch.stream_id)
+            state = self.windows.value()
+            windows = (
+                StreamWindows(spec, batch.stream_id)
+                if state is None
+                else StreamWindows.restore(spec, batch.stream_id, state)
+            )
             try:
                 messages = windows.add(batch.points, batch.ingested_ms)
             except DimensionMismatchError as exc:
                 log.warning("skipped a message: %s", exc)
                 return
-            self.windows.update(windows)
+            self.windows.update(windows.state())
             for message in messages:
                 yield encode(message)
 
     return SlidingWindows()
+
+
+def _keyed_by_stream(env: Any, messages: Any) -> Any:
+    """``messages`` keyed by their ``stream_id``, read in the JVM.
+
+    PyFlink's ``key_by`` runs its key selector in a Python operator: every message would cross
+    to the Python workers and back once before the windows. Here the Table API's ``JSON_VALUE``
+    reads the key in Java (a message without a string ``stream_id`` gets the key ``''``; the
+    window operator skips it), and the rows ``(stream_id, message)`` are keyed on their first
+    field by the Java key selector PyFlink's ``key_by`` itself uses; the keyed Python operator
+    receives the message (the row's second field) as its input."""
+    from pyflink.common import Types
+    from pyflink.datastream.data_stream import KeyedStream
+    from pyflink.java_gateway import get_gateway
+    from pyflink.table import StreamTableEnvironment
+
+    tables = StreamTableEnvironment.create(env)
+    tables.create_temporary_view("raw_messages", tables.from_data_stream(messages))
+    rows = tables.to_append_stream(
+        tables.sql_query(
+            "SELECT COALESCE(JSON_VALUE(f0, '$.stream_id'), '') AS stream_id, f0 AS message "
+            "FROM raw_messages"
+        ),
+        Types.ROW([Types.STRING(), Types.STRING()]),
+    )
+    key_type = Types.ROW([Types.STRING()]).get_java_type_info()
+    j_keyed = rows._j_data_stream.keyBy(get_gateway().jvm.KeyByKeySelector(), key_type)
+    return KeyedStream(j_keyed, Types.STRING(), rows)
 
 
 def build_window_job(options: JobOptions) -> Any:
@@ -182,14 +203,9 @@ def build_window_job(options: JobOptions) -> Any:
         WatermarkStrategy.no_watermarks(),
         "raw events",
     )
-    # Reading the key and the key selector are chained into one Python operator: each message
-    # crosses into Python twice (key, then windows), whatever the number of its events. The
-    # message goes on as the string it came as: Flink's string coder is cheaper than pickling
-    # the parsed events, which the window operator parses instead.
+    # One Python operator: each message crosses into Python once, as the string it came as.
     (
-        messages.flat_map(_keyed, output_type=Types.TUPLE([Types.STRING(), Types.STRING()]))
-        .name("stream id")
-        .key_by(_stream_of, key_type=Types.STRING())
+        _keyed_by_stream(env, messages)
         .process(_window_function(options.spec), output_type=Types.STRING())
         .name("sliding windows -> persistence")
         .sink_to(_sink(options, WINDOW_JOB))

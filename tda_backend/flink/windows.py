@@ -149,11 +149,15 @@ class DimensionMismatchError(ValueError):
     """Events whose dimension differs from their stream's earlier events."""
 
 
+State = tuple[int, int, int, bytes, tuple[bytes, ...] | None]
+
+
 class StreamWindows:
     """The windows of one stream: the events still needed, and the last window's diagrams.
 
-    Picklable; the Flink job holds one per stream as a single keyed value, read and written once
-    per raw-data message however many events it carries.
+    The Flink job holds one per stream as a single keyed value, read and written once per
+    raw-data message however many events it carries, as :meth:`state` (a few ints and the
+    arrays' bytes: a fifth of the time of pickling the object).
     """
 
     def __init__(self, spec: WindowSpec, stream_id: str) -> None:
@@ -162,6 +166,23 @@ class StreamWindows:
         self.first = 0  # the sequence number of buffer[0]; first + len(buffer) == seq
         self.buffer: FloatArray | None = None  # events first .. seq-1, one row each
         self.previous: list[FloatArray] | None = None
+
+    def state(self) -> State:
+        """What :meth:`restore` needs besides the spec and the stream id: plain ints and bytes."""
+        width = 0 if self.buffer is None else self.buffer.shape[1]
+        buffer = b"" if self.buffer is None else self.buffer.tobytes()
+        previous = None if self.previous is None else tuple(d.tobytes() for d in self.previous)
+        return self.seq, self.first, width, buffer, previous
+
+    @classmethod
+    def restore(cls, spec: WindowSpec, stream_id: str, state: State) -> StreamWindows:
+        windows = cls(spec, stream_id)
+        windows.seq, windows.first, width, buffer, previous = state
+        if width:
+            windows.buffer = np.frombuffer(buffer, np.float64).reshape(-1, width)
+        if previous is not None:
+            windows.previous = [np.frombuffer(d, np.float64).reshape(-1, 2) for d in previous]
+        return windows
 
     def add(self, points: ArrayLike, ingested_ms: int | None = None) -> list[dict[str, Any]]:
         """Append consecutive events (rows); the messages of the windows they complete, in order.
