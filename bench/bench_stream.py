@@ -7,11 +7,13 @@ topics with the given window, starts the API server (uvicorn, one process), publ
 
 Reports: events/s sustained end to end (events published / time from the first publish to the
 last window received), publish throughput alone, window latency (arrival of a window's features
-minus the API's ingestion time of the window's last event) p50/p99, and the windows' count check
-(every expected window exactly once after dropping identical repeats), and the CPU seconds each
-stage used during the run (API server, Kafka broker, Flink JVMs, Flink's Python workers, this
-script's clients and reader, everything else on the machine) per 1,000 events: on a shared
-2-core machine this, not the wall clock, says which stage limits the throughput.
+minus the API's ingestion time of the window's last event) p50/p99, the median latency of the
+first and of the last tenth of the windows (equal when the pipeline keeps up with the offered
+rate, growing when it falls behind), the windows' count check (every expected window exactly once
+after dropping identical repeats), and the CPU seconds each stage used during the run (API
+server, Kafka broker, Flink JVMs, Flink's Python workers, this script's clients and reader,
+everything else on the machine) per 1,000 events: on a shared 2-core machine this, not the wall
+clock, says which stage limits the throughput.
 
     python bench/bench_stream.py --window 100 --slide 50 --streams 20 --events 5000
 """
@@ -323,7 +325,11 @@ def run(args: argparse.Namespace, env: dict[str, str], prefix: str, server_pid: 
     total_s = last_window_at[0] - started
     cpu = {k: v - cpu_before[k] for k, v in cpu_by_stage(server_pid).items()}
     cpu["others"] = cpu["machine"] - sum(v for k, v in cpu.items() if k != "machine")
-    lat = np.asarray(latencies)
+    lat = np.asarray(latencies)  # in arrival order
+
+    def tenth(part: np.ndarray) -> float | None:
+        return round(float(np.percentile(part, 50)), 1) if part.size else None
+
     print(
         json.dumps(
             {
@@ -342,6 +348,9 @@ def run(args: argparse.Namespace, env: dict[str, str], prefix: str, server_pid: 
                 "repeats_differing": repeats_differing,
                 "latency_ms_p50": round(float(np.percentile(lat, 50)), 1) if lat.size else None,
                 "latency_ms_p99": round(float(np.percentile(lat, 99)), 1) if lat.size else None,
+                # Growing when the pipeline falls behind the offered rate, flat when it keeps up.
+                "latency_ms_p50_first_tenth": tenth(lat[: lat.size // 10]),
+                "latency_ms_p50_last_tenth": tenth(lat[-(lat.size // 10) :]),
                 "seconds": round(total_s, 1),
                 "cpu_s_per_1000_events": {
                     k: round(v / published * 1000, 3) for k, v in cpu.items()
