@@ -72,13 +72,18 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
-def create_autocommit_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    """Sessions whose every statement is its own transaction, for work that needs no more: on
-    PostgreSQL they save the BEGIN and COMMIT (or ROLLBACK) round trips. SQLite keeps its
+def autocommit_engine(engine: AsyncEngine) -> AsyncEngine:
+    """``engine`` with every statement its own transaction, for work that needs no more: on
+    PostgreSQL that saves the BEGIN and COMMIT (or ROLLBACK) round trips. SQLite keeps its
     transactions (every one starts with ``BEGIN IMMEDIATE``, see above) and its callers commit."""
     if engine.dialect.name == "sqlite":
-        return create_sessionmaker(engine)
-    return create_sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"))
+        return engine
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
+
+
+def create_autocommit_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions on ``autocommit_engine(engine)``."""
+    return create_sessionmaker(autocommit_engine(engine))
 
 
 def is_disconnect(exc: BaseException) -> bool:

@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, exists, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import CursorResult
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from tda_backend.models.tables import Dataset, Job, Result, utcnow
 from tda_backend.services.database import is_disconnect, retry_on_disconnect
@@ -70,15 +70,31 @@ def _rowcount(result: Any) -> int:
     return cast(CursorResult[Any], result).rowcount
 
 
+_DATASETS, _JOBS, _RESULTS = Dataset.__table__, Job.__table__, Result.__table__
+_SELECT_DATASET = select(_DATASETS).where(_DATASETS.c.id == bindparam("data_id"))
+_SELECT_RESULT = select(_RESULTS).where(_RESULTS.c.key == bindparam("computed_key"))
+# A queued job, inserted unless the result of its computation exists already.
+_INSERT_UNLESS_COMPUTED = insert(Job).from_select(
+    [c.key for c in _JOBS.columns],
+    select(*(bindparam(c.key, type_=c.type) for c in _JOBS.columns)).where(
+        ~exists().where(_RESULTS.c.key == bindparam("computed_key"))
+    ),
+)
+
+
 class Repository:
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
         autocommit: async_sessionmaker[AsyncSession] | None = None,
+        connections: AsyncEngine | None = None,
     ) -> None:
         self._sessions = sessions
         # No BEGIN and COMMIT (or ROLLBACK) round trips around statements that need none.
         self._autocommit = autocommit or sessions
+        # The same, for Core statements without an ORM session (the acceptance of a job).
+        bind = self._autocommit.kw["bind"]
+        self._connections: AsyncEngine = connections or bind
 
     # -- datasets -------------------------------------------------------------------------------
 
@@ -115,7 +131,14 @@ class Repository:
         """Accept a job: read the dataset (``data_id``, scoped to ``owner``) and the result its
         computation's key (``key_of``) names if one exists, and insert the job ``make_job`` builds
         from them. ``make_job`` returns None when it cannot decide without more work; nothing is
-        inserted then. Three statements; the insert is the only write.
+        inserted then.
+
+        Two statements for a new computation: the dataset read, and the insert of the queued job
+        ``make_job(dataset, None)`` gives, made conditional on the result's absence
+        (``INSERT ... SELECT ... WHERE NOT EXISTS``), which is the only write. Where that insert
+        finds the result, or ``make_job`` cannot decide without it, the result is read and the
+        job ``make_job`` then gives is inserted. Core statements on a pooled connection: an ORM
+        session's identity map and unit of work cost more than the statements here.
 
         With ``max_active`` > 0 and an owner, a queued job is refused (``over_limit``) when its
         owner would then have more than ``max_active`` queued or running jobs. The row is inserted
@@ -144,15 +167,16 @@ class Repository:
         max_active: int,
         inserting: list[bool],
     ) -> Submission:
-        capped = max_active > 0 and owner is not None
-        async with self._sessions.begin() if capped else self._autocommit() as session:
+        if max_active <= 0 or owner is None:
+            return await self._accept(data_id, owner, key_of, make_job, inserting)
+        async with self._sessions.begin() as session:
             dataset = _owned_dataset(await session.get(Dataset, data_id), data_id, owner, "data_id")
             reusable = await session.get(Result, key_of(dataset))
             job = make_job(dataset, reusable)
             if job is None:
                 return Submission(dataset, reusable, None)
             inserting.append(True)
-            if not capped or job.status != "queued":
+            if job.status != "queued":
                 session.add(job)
                 await session.commit()
                 return Submission(dataset, reusable, job)
@@ -173,6 +197,39 @@ class Repository:
                 await session.rollback()
                 return Submission(dataset, reusable, None, over_limit=True)
         return Submission(dataset, reusable, job)
+
+    async def _accept(
+        self,
+        data_id: str,
+        owner: str | None,
+        key_of: Callable[[Dataset], str],
+        make_job: Callable[[Dataset, Result | None], Job | None],
+        inserting: list[bool],
+    ) -> Submission:
+        """``submit`` without a cap (see there)."""
+        async with self._connections.connect() as connection:
+            row = (await connection.execute(_SELECT_DATASET, {"data_id": data_id})).first()
+            found = None if row is None else Dataset(**row._mapping)
+            dataset = _owned_dataset(found, data_id, owner, "data_id")
+            key = key_of(dataset)
+            job = make_job(dataset, None)
+            if job is not None:
+                inserting.append(True)
+                inserted = await connection.execute(
+                    _INSERT_UNLESS_COMPUTED, {**_row(job), "computed_key": key}
+                )
+                if _rowcount(inserted) == 1:
+                    await connection.commit()
+                    return Submission(dataset, None, job)
+            row = (await connection.execute(_SELECT_RESULT, {"computed_key": key})).first()
+            reusable = None if row is None else Result(**row._mapping)
+            job = make_job(dataset, reusable)
+            if job is None:
+                return Submission(dataset, reusable, None)
+            inserting.append(True)
+            await connection.execute(insert(Job), _row(job))
+            await connection.commit()
+            return Submission(dataset, reusable, job)
 
     async def get_job(self, job_id: str, owner: str | None) -> Job:
         async def read() -> Job | None:
@@ -441,7 +498,7 @@ class Repository:
         await retry_on_disconnect(insert)
 
 
-def _row(record: Dataset | Result) -> dict[str, Any]:
+def _row(record: Dataset | Result | Job) -> dict[str, Any]:
     """The column values of ``record`` for a Core insert, with the creation time the ORM would
     have given it (set on ``record`` too)."""
     row = {c.key: getattr(record, c.key) for c in record.__table__.columns}

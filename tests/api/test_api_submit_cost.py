@@ -1,7 +1,7 @@
-"""What accepting and reading a job costs the database: a submission is three statements (the
-dataset, a reusable result, the insert, which is the only write and the only commit) and leaves the
-data unread while its size alone shows the job fits ``MAX_JOB_MEMORY_MB``; reading a job is one
-statement and commits nothing.
+"""What accepting and reading a job costs the database: a submission is two statements (the
+dataset, and the insert made conditional on the absence of a reusable result, which is the only
+write and the only commit) and leaves the data unread while its size alone shows the job fits
+``MAX_JOB_MEMORY_MB``; reading a job is one statement and commits nothing.
 """
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ def traffic(app: FastAPI, monkeypatch: pytest.MonkeyPatch) -> Iterator[Traffic]:
         monkeypatch.setattr(services.blobs, "get", read)
 
 
-async def test_a_submission_is_three_statements_and_reads_no_data(
+async def test_a_submission_is_two_statements_and_reads_no_data(
     app: FastAPI, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     data = await upload_array(client, random_cloud(40, 3))
@@ -91,11 +91,13 @@ async def test_a_submission_is_three_statements_and_reads_no_data(
         job = await submit(client, "vietoris-rips", data_id=data["data_id"], maxdim=2)
     assert job["status"] == "queued"
     assert seen.commits == 1
-    assert [q.split()[0] for q in seen.queries] == ["SELECT", "SELECT", "INSERT"], seen.queries
+    assert [q.split()[0] for q in seen.queries] == ["SELECT", "INSERT"], seen.queries
     assert "FROM datasets" in seen.queries[0]
-    assert "FROM results" in seen.queries[1]
-    assert seen.queries[2].startswith("INSERT INTO jobs")
+    assert seen.queries[1].startswith("INSERT INTO jobs")
+    assert "NOT (EXISTS (SELECT * FROM results WHERE" in seen.queries[1]
     assert seen.blob_reads == 0
+    stored = await client.get(f"/api/v1/tda/jobs/{job['job_id']}")
+    assert stored.json() == job
 
 
 async def test_reading_a_job_is_one_statement(
@@ -146,7 +148,7 @@ class TestDataReadOnlyWhereTheSizeCannotTell:
         assert seen.commits == 0
 
 
-async def test_a_reused_result_is_found_in_the_same_three_statements(
+async def test_a_reused_result_is_found_by_the_conditional_insert(
     app: FastAPI, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     data = await upload_array(client, random_cloud(30, 3, seed=1))
@@ -167,8 +169,13 @@ async def test_a_reused_result_is_found_in_the_same_three_statements(
     assert job["status"] == "succeeded"
     assert job["reused"] is True
     assert seen.commits == 1
-    assert [q.split()[0] for q in seen.queries] == ["SELECT", "SELECT", "INSERT"]
+    # The queued job's insert found the result and inserted nothing; the reused job's went in.
+    assert [q.split()[0] for q in seen.queries] == ["SELECT", "INSERT", "SELECT", "INSERT"]
+    assert "FROM results" in seen.queries[2]
     assert seen.blob_reads == 0
+    listed = (await client.get("/api/v1/tda/jobs")).json()
+    assert [j["job_id"] for j in listed["items"]] == [job["job_id"]]
+    assert listed["items"][0]["status"] == "succeeded"
 
 
 def test_the_size_bound_holds_the_engine_estimate() -> None:
