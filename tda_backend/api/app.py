@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -70,6 +71,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         services = await Services.start(settings)
         app.state.services = services
         app.state.limiter = make_limiter(settings)
+        # What start-up built (modules, routes, models, the pools) lives as long as the process:
+        # out of the collector's sight, a full collection no longer walks it (about 140,000
+        # objects, some 80 ms here: a pause every request in flight in this process waits out).
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:
