@@ -114,6 +114,8 @@ constexpr std::size_t kKeptHeapCapacity = 1 << 16;
 // barriers costs more than the work they would share.
 constexpr std::size_t kMinParallelColumns = 1024;
 constexpr std::size_t kMinParallelItems = 16384;
+// Vertex searches over at most this many candidates scan linearly instead of halving.
+constexpr index_t kLinearSearchSpan = 16;
 // Chunks per thread of a parallel assembly: enough to even out chunks of uneven cost.
 constexpr std::size_t kChunksPerThread = 16;
 // Bytes of a diameter's bits: the passes of the radix sort of the edges.
@@ -460,7 +462,7 @@ class RipsPersistence {
   [[nodiscard]] index_t max_vertex(index_t index, int k, index_t top) const noexcept {
     index_t lo = k - 1;
     index_t hi = top;  // C(hi, k) > index is assumed for hi == top
-    while (hi - lo > 1) {
+    while (hi - lo > kLinearSearchSpan) {
       const index_t mid = lo + (hi - lo) / 2;
       if (binomials_(mid, k) <= index) {
         lo = mid;
@@ -468,7 +470,13 @@ class RipsPersistence {
         hi = mid;
       }
     }
-    return lo;
+    // A short range is scanned down from its top: C(v, k) for consecutive v are adjacent in
+    // the table, and one mispredicted branch ends the scan instead of one per halving.
+    index_t v = hi - 1;
+    while (v > lo && binomials_(v, k) > index) {
+      --v;
+    }
+    return v;
   }
   // Vertices of the dim-simplex in decreasing order.
   void vertices_of(index_t index, int dim, Vertices& out) const {
@@ -499,8 +507,22 @@ class RipsPersistence {
     vertices_of(index, dim, v);
     return {v.rbegin(), v.rend()};
   }
+  // Distance between two distinct vertices. Dense input reads the lower triangle directly:
+  // with the vertices distinct, the row is the larger one, without the general accessor's
+  // branches (this is the innermost read of every cofacet enumeration).
   [[nodiscard]] value_t distance(index_t a, index_t b) const noexcept {
-    return dist_(static_cast<std::size_t>(a), static_cast<std::size_t>(b));
+    if constexpr (std::is_same_v<Distances, DenseDistances>) {
+      const auto hi = static_cast<std::size_t>(std::max(a, b));
+      const auto lo = static_cast<std::size_t>(std::min(a, b));
+      return dist_.lower_triangle()[hi * (hi - 1) / 2 + lo];
+    } else {
+      return dist_(static_cast<std::size_t>(a), static_cast<std::size_t>(b));
+    }
+  }
+  // Row i of the lower triangle (d(i, 0) .. d(i, i - 1)); dense input only.
+  [[nodiscard]] const value_t* row(index_t i) const noexcept {
+    const auto r = static_cast<std::size_t>(i);
+    return dist_.lower_triangle().data() + r * (r - 1) / 2;
   }
 
   // ---- cofacets ------------------------------------------------------------------------------
@@ -518,7 +540,7 @@ class RipsPersistence {
           idx_below_(index),
           base_(diameter),
           all_(all) {
-      last_distances_.resize(u_.size());
+      last_distances_.resize(u_.size(), boost::container::default_init);
       if constexpr (std::is_same_v<Distances, SparseDistances>) {
         lists_.resize(u_.size());
         positions_.resize(u_.size());
@@ -563,20 +585,44 @@ class RipsPersistence {
     }
 
     bool next_dense(index_t& index, value_t& diameter, bool& odd) {
+      const index_t* u = u_.data();
+      const auto m = static_cast<std::size_t>(m_);
+      value_t* last = last_distances_.data();
+      const value_t threshold = rips_.threshold_;
       for (; w_ >= 0; --w_) {
         pass_vertices_above(w_);
         if (!all_ && j_ > 0) {
           return false;
         }
-        if (j_ < m_ && u_[static_cast<std::size_t>(j_)] == w_) {
+        const auto j = static_cast<std::size_t>(j_);
+        if (j < m && u[j] == w_) {
           continue;
         }
+        // Vertices u[0..j) lie above w (w in their rows), the others below (in w's row); a
+        // candidate is given up at its first distance beyond the threshold.
         value_t d = base_;
-        for (std::size_t l = 0; l < u_.size(); ++l) {
-          last_distances_[l] = rips_.distance(w_, u_[l]);
-          d = std::max(d, last_distances_[l]);
+        std::size_t l = 0;
+        for (; l < j; ++l) {
+          const value_t x = rips_.row(u[l])[w_];
+          if (x > threshold) {
+            break;
+          }
+          last[l] = x;
+          d = std::max(d, x);
         }
-        if (d > rips_.threshold_) {
+        if (l < j) {
+          continue;
+        }
+        const value_t* row_w = rips_.row(w_);
+        for (; l < m; ++l) {
+          const value_t x = row_w[u[l]];
+          if (x > threshold) {
+            break;
+          }
+          last[l] = x;
+          d = std::max(d, x);
+        }
+        if (l < m) {
           continue;
         }
         diameter = d;
@@ -665,14 +711,19 @@ class RipsPersistence {
         ++next_inside;
         continue;
       }
-      bool within = true;
-      for (std::size_t l = 0; l < m; ++l) {
-        if (distance(w, vertices[l]) > diameter) {
-          within = false;
-          break;
-        }
+      // vertices[0..next_inside) lie above w, the others below, in w's row.
+      std::size_t l = 0;
+      while (l < next_inside && row(vertices[l])[w] <= diameter) {
+        ++l;
       }
-      if (within) {
+      if (l < next_inside) {
+        continue;
+      }
+      const value_t* row_w = row(w);
+      while (l < m && row_w[vertices[l]] <= diameter) {
+        ++l;
+      }
+      if (l == m) {
         return w;
       }
     }
@@ -731,7 +782,7 @@ class RipsPersistence {
   // Pairwise distances of the vertices, row-major.
   void pairwise_distances(const Vertices& t, Pairwise& out) const {
     const std::size_t count = t.size();
-    out.resize(count * count);
+    out.resize(count * count, boost::container::default_init);
     for (std::size_t a = 0; a < count; ++a) {
       out[a * count + a] = 0;
       for (std::size_t b = a + 1; b < count; ++b) {
@@ -994,7 +1045,7 @@ class RipsPersistence {
             const index_t index = index_of(simplices[i]);
             const value_t diameter = simplices[i].diameter;
             vertices_of(index, dim, vertices);
-            pairwise_distances(vertices, sigma_pairwise);
+            bool sigma_pairwise_known = false;  // computed for the first cofacet that needs it
             const std::size_t m = vertices.size();
             Cofacets cofacets(*this, vertices, index, diameter, false);
             index_t cofacet = 0;
@@ -1017,11 +1068,15 @@ class RipsPersistence {
               if (earliest_equal) {
                 continue;  // the cofacet of an apparent pair with this simplex
               }
+              if (!sigma_pairwise_known) {
+                pairwise_distances(vertices, sigma_pairwise);
+                sigma_pairwise_known = true;
+              }
               // The cofacet's vertices in decreasing order: the added vertex comes first.
               cofacet_vertices.resize(m + 1);
               cofacet_vertices[0] = cofacets.last_vertex();
               std::copy(vertices.begin(), vertices.end(), cofacet_vertices.begin() + 1);
-              tau_pairwise.resize((m + 1) * (m + 1));
+              tau_pairwise.resize((m + 1) * (m + 1), boost::container::default_init);
               tau_pairwise[0] = 0;
               for (std::size_t a = 0; a < m; ++a) {
                 tau_pairwise[a + 1] = tau_pairwise[(a + 1) * (m + 1)] = cofacets.last_distance(a);
