@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 """Vietoris-Rips side by side: tda-ph (1 and 2 threads), Debian's ripser 1.2 and giotto-ph.
 
-Every run is a child process of its own, so wall time and peak memory (the child's ru_maxrss
-from wait4; see measure()) belong to that run alone. Runs are interleaved (each repetition
-runs every tool once, in a rotating order) and reported as medians, with ratios against
-Ripser and against giotto-ph at the same thread count. Each tool's diagrams are checked
-against Ripser's output (a multiset compare within 1e-5 relative, since Ripser prints 6
-significant digits); a disagreement is flagged in the table.
+Every run is a child process of its own, so wall time and peak memory belong to that run
+alone. Time and memory come from two runs of the same command (see measure()): the timed run
+is spawned directly by this script (no wrapper process between the clock and the program), the
+memory run under GNU time, which reports the program's own ru_maxrss. Runs are interleaved
+(each repetition runs every tool once, in a rotating order) and reported as medians, with
+ratios against Ripser and against giotto-ph at the same thread count. Each tool's diagrams are
+checked against Ripser's output (a multiset compare within 1e-5 relative, since Ripser prints
+6 significant digits); a disagreement is flagged in the table.
 
     python bench/bench_rips.py                  # everything, 3 repetitions (o3_4096: 2)
     python bench/bench_rips.py --quick          # 1 repetition, without o3_4096
@@ -98,20 +100,26 @@ class Measurement:
 # A child forked from this Python process starts with its memory image, and Linux counts that
 # image in the child's ru_maxrss even after exec (about 11 MB here). GNU time (`time` package)
 # forks the measured program from its own small image and reads the program's ru_maxrss from
-# wait4, so it is used for the peak when installed; otherwise the peak is this process's own
-# os.wait4 figure, floor included.
+# wait4, so the peak comes from a run under GNU time when it is installed (otherwise from this
+# process's own os.wait4 figure, floor included). That wrapper is a second fork and exec between
+# the clock and the program, about 1 ms of every run on this machine (its /bin/true costs 1.3 ms
+# from a shell loop), which is most of a run of a few ms: the time therefore comes from a run
+# spawned directly, and the two figures from two runs of the same command.
 GNU_TIME = next((p for p in ("/usr/bin/time",) if os.access(p, os.X_OK)), None)
 
 
-def measure(cmd: list[str], timeout: float) -> Measurement:
+def measure(cmd: list[str], timeout: float, *, peak_run: bool = True) -> Measurement:
+    """Run ``cmd`` once; with ``peak_run`` under GNU time (the peak is the program's own), else
+    spawned directly (the time has no wrapper in it; the peak includes this process's image)."""
+    wrapped = peak_run and GNU_TIME is not None
     with (
         tempfile.TemporaryFile() as out,
         tempfile.TemporaryFile() as err,
         tempfile.NamedTemporaryFile("r") as rss,
     ):
-        wrapped = [GNU_TIME, "-f", "%M", "-o", rss.name, *cmd] if GNU_TIME else cmd
+        argv = [GNU_TIME, "-f", "%M", "-o", rss.name, *cmd] if wrapped and GNU_TIME else cmd
         start = time.perf_counter()
-        proc = subprocess.Popen(wrapped, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
+        proc = subprocess.Popen(argv, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
         timer = threading.Timer(timeout, proc.kill)
         timer.start()
         try:
@@ -126,13 +134,53 @@ def measure(cmd: list[str], timeout: float) -> Measurement:
         error = err.read().decode(errors="replace").strip()
         # ru_maxrss is in KiB on Linux; GNU time's %M is the same field of the program.
         peak_kib = float(usage.ru_maxrss)
-        if GNU_TIME:
+        if wrapped:
             lines = rss.read().split()
             peak_kib = float(lines[-1]) if lines and lines[-1].isdigit() else math.nan
     ok = proc.returncode == 0
     if not ok:
         error = f"exit {proc.returncode}: {error[-300:]}"
     return Measurement(seconds, peak_kib / 1024, ok, text, error)
+
+
+# Runs longer than this take their peak from the first repetition's memory run only: the peak
+# is a property of the input (the same within 1% between runs), the second run doubles the cost.
+PEAK_EVERY_REP_BELOW_S = 5.0
+# A run shorter than SHORT_RUN_S is repeated back to back until the repetition has spent
+# SHORT_REP_BUDGET_S (at most SHORT_REP_MAX_RUNS runs), and the repetition's time is the median
+# of those runs, as timeit and hyperfine do: one run of a few ms varies by 2x with what ran just
+# before it (the previous tool's exit, a giotto-ph interpreter of 190 MB freeing its memory).
+SHORT_RUN_S = 0.05
+SHORT_REP_BUDGET_S = 0.3
+SHORT_REP_MAX_RUNS = 60
+
+
+def measure_tool(cmd: list[str], timeout: float, timed_in_child: bool, rep: int) -> Measurement:
+    """Time and peak of one repetition. A giotto-ph worker times itself inside the child, so one
+    run under GNU time gives both; a program's time comes from a direct run (the median of
+    back-to-back runs when it is short) and its peak from a run under GNU time (see above), or
+    NaN when that run is saved (a long run after the first repetition)."""
+    if timed_in_child or GNU_TIME is None:
+        return measure(cmd, timeout)
+    timed = measure(cmd, timeout, peak_run=False)
+    if not timed.ok:
+        return timed
+    if timed.seconds < SHORT_RUN_S:
+        times = [timed.seconds]
+        while sum(times) < SHORT_REP_BUDGET_S and len(times) < SHORT_REP_MAX_RUNS:
+            again = measure(cmd, timeout, peak_run=False)
+            if not again.ok:
+                return again
+            times.append(again.seconds)
+        timed.seconds = statistics.median(times)
+    if rep > 0 and timed.seconds >= PEAK_EVERY_REP_BELOW_S:
+        timed.peak_mb = math.nan
+        return timed
+    peak = measure(cmd, timeout)
+    if not peak.ok:
+        return peak
+    timed.peak_mb = peak.peak_mb
+    return timed
 
 
 # --------------------------------------------------------------------------------------------
@@ -304,7 +352,7 @@ def run_input(
     for rep in range(reps):
         outputs: dict[str, Diagrams] = {}
         for tool in rotated(TOOLS, rep):
-            m = measure(tool.command(inp, path, exe), timeout)
+            m = measure_tool(tool.command(inp, path, exe), timeout, tool.kind == "giotto", rep)
             row = rows[tool.name]
             seconds = m.seconds
             if not m.ok:
@@ -321,7 +369,8 @@ def run_input(
             )
             if m.ok:
                 row.times.append(seconds)
-                row.peaks.append(m.peak_mb)
+                if not math.isnan(m.peak_mb):
+                    row.peaks.append(m.peak_mb)
         reference = outputs.pop("ripser 1.2", None)
         if reference is None:
             continue
