@@ -133,7 +133,8 @@ async def client(pipeline: Settings) -> AsyncIterator[httpx.AsyncClient]:
 
 
 def consume(settings: Settings, topic: str, until: Any, timeout: float = 120.0) -> list[Any]:
-    """Every message of ``topic`` from the start, until ``until(messages)`` or the timeout."""
+    """Every JSON message of ``topic`` from the start, until ``until(messages)`` or the timeout
+    (the raw-data topic also holds a message that is not JSON, written by a test)."""
     from confluent_kafka import Consumer
 
     consumer = Consumer(
@@ -151,7 +152,10 @@ def consume(settings: Settings, topic: str, until: Any, timeout: float = 120.0) 
         while time.monotonic() < deadline and not until(messages):
             for m in consumer.consume(500, timeout=0.5):
                 if m.error() is None:
-                    messages.append(json.loads(m.value()))
+                    try:
+                        messages.append(json.loads(m.value()))
+                    except ValueError:
+                        continue
     finally:
         consumer.close()
     return messages
@@ -213,6 +217,45 @@ async def test_published_events_come_back_as_exactly_the_expected_windows(
         assert m["anomaly_score"] >= 0
         assert k > 0 or m["anomaly_score"] == 0
         assert set(m["total_persistence"]) == set(m["persistent_entropy"]) == {"0", "1"}
+
+
+def test_single_events_of_any_producer_are_windowed_by_their_stream_id(
+    pipeline: Settings,
+) -> None:
+    """The job reads the key from the message, not from the Kafka record: single events written
+    without a record key (all to one partition, to keep their order) make their stream's windows,
+    and messages that are not events (no JSON, no ``stream_id``, a ``stream_id`` that is not a
+    string) are skipped: the windows of the events around them arrive."""
+    from confluent_kafka import Producer
+
+    topics = TopicNames.with_prefix(pipeline.kafka_topic_prefix)
+    sid = f"plain-{uuid.uuid4().hex[:6]}"
+    points = np.random.default_rng(11).random((22, 2))
+    producer = Producer({"bootstrap.servers": pipeline.kafka_bootstrap_servers, "acks": "all"})
+    junk = [b"not json", b'{"point": [1, 2]}', b'{"stream_id": 5, "point": [1, 2]}']
+    for value in [
+        *junk[:2],
+        *(json.dumps({"stream_id": sid, "point": p.tolist()}).encode() for p in points[:11]),
+        junk[2],
+        *(json.dumps({"stream_id": sid, "point": p.tolist()}).encode() for p in points[11:]),
+    ]:
+        producer.produce(topics.raw_events, value, partition=0)
+    assert producer.flush(30) == 0
+
+    per_stream = (len(points) - SIZE) // SLIDE + 1
+
+    def complete(messages: list[Any]) -> bool:
+        return {m.get("window_index") for m in messages if m.get("stream_id") == sid} == set(
+            range(per_stream)
+        )
+
+    messages = consume(pipeline, topics.feature_results, complete)
+    windows = {m["window_index"]: m for m in messages if m.get("stream_id") == sid}
+    assert sorted(windows) == list(range(per_stream))
+    for k, m in windows.items():
+        expected = vietoris_rips(points[k * SLIDE : k * SLIDE + SIZE], maxdim=MAXDIM).diagrams
+        assert_same_diagrams(m["diagrams"], [np.asarray(d) for d in expected])
+        assert (m["first_event"], m["last_event"]) == (k * SLIDE, k * SLIDE + SIZE - 1)
 
 
 async def test_status_shows_jobs_running_and_lag_draining_to_zero(
