@@ -472,8 +472,9 @@ class RipsPersistence {
     }
     // A short range is scanned down from its top: C(v, k) for consecutive v are adjacent in
     // the table, and one mispredicted branch ends the scan instead of one per halving.
+    // C(lo, k) <= index holds for every lo reached (C(k - 1, k) = 0): the scan stops by then.
     index_t v = hi - 1;
-    while (v > lo && binomials_(v, k) > index) {
+    while (binomials_(v, k) > index) {
       --v;
     }
     return v;
@@ -1028,6 +1029,8 @@ class RipsPersistence {
   void assemble_columns_to_reduce(std::vector<Entry>& simplices, std::vector<Entry>& columns,
                                   int dim, const PivotMap& pivots) {
     const bool keep_simplices = dim + 1 < maxdim_;
+    // The dim-simplices with vertex n - 1 are those of index C(n - 1, dim + 1) and above.
+    const index_t last_vertex_start = binomials_(n_ - 1, dim + 1);
     const unsigned threads = std::max(1U, options_.n_threads);
     const std::size_t chunks = chunk_count(simplices.size(), threads);
     std::vector<std::vector<Entry>> next_simplices(chunks);
@@ -1043,6 +1046,9 @@ class RipsPersistence {
               control_.check_cancelled();
             }
             const index_t index = index_of(simplices[i]);
+            if (index >= last_vertex_start) {
+              continue;  // its largest vertex is n - 1: no vertex above it to add
+            }
             const value_t diameter = simplices[i].diameter;
             vertices_of(index, dim, vertices);
             bool sigma_pairwise_known = false;  // computed for the first cofacet that needs it
