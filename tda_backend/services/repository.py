@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import bindparam, exists, func, insert, select, update
+from sqlalchemy import Table, bindparam, exists, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import CursorResult
@@ -80,6 +80,31 @@ _INSERT_UNLESS_COMPUTED = insert(Job).from_select(
         ~exists().where(_RESULTS.c.key == bindparam("computed_key"))
     ),
 )
+
+# A queued job started for a worker, returned with its dataset's kind (no row: not queued). A Core
+# statement on a pooled connection: the ORM's session and bulk-update machinery around the same
+# statement showed in the worker's profile under load.
+_CLAIM = (
+    update(cast(Table, _JOBS))
+    .where(_JOBS.c.id == bindparam("claimed_id"), _JOBS.c.status == "queued")
+    .values(
+        worker=bindparam("claimed_by"),
+        started_at=bindparam("claimed_at"),
+        heartbeat_at=bindparam("claimed_at"),
+        status="running",
+        attempts=_JOBS.c.attempts + 1,
+        progress=0.0,
+        error=None,
+    )
+    .returning(
+        *_JOBS.columns,
+        select(_DATASETS.c.kind)
+        .where(_DATASETS.c.id == _JOBS.c.data_id)
+        .scalar_subquery()
+        .label("claimed_data_kind"),
+    )
+)
+_JOB_KEYS = [c.key for c in _JOBS.columns]
 
 
 class Repository:
@@ -315,8 +340,15 @@ class Repository:
         recovered when its lease expires, as if this worker had died."""
 
         async def claim() -> Claim | None:
-            async with self._autocommit.begin() as session:
-                return await self._claim(session, job_id, worker)
+            params = {"claimed_id": job_id, "claimed_by": worker, "claimed_at": utcnow()}
+            async with self._connections.connect() as connection:
+                row = (await connection.execute(_CLAIM, params)).first()
+                await connection.commit()
+            if row is None:
+                return None
+            values = row._mapping
+            job = Job(**{key: values[key] for key in _JOB_KEYS})
+            return Claim(job, values["claimed_data_kind"])
 
         return await retry_on_disconnect(claim)
 
@@ -387,22 +419,27 @@ class Repository:
         if result is not None:
             row = _row(result)
 
+        # Core statements on a pooled connection (no ORM session around them).
         end = (
-            update(Job)
-            .where(Job.id == job_id, Job.worker == worker, Job.status == "running")
+            update(cast(Table, _JOBS))
+            .where(_JOBS.c.id == job_id, _JOBS.c.worker == worker, _JOBS.c.status == "running")
             .values(**values)
         )
 
         async def finish() -> bool:
-            async with self._autocommit.begin() as session:
-                if row is None:
-                    return _rowcount(await session.execute(end)) == 1
-                insert = _insert_ignoring_conflict(session, Result, row)
-                if session.get_bind().dialect.name == "postgresql":
-                    # One statement: the insert as a data-modifying WITH of the update.
-                    done = await session.execute(end.add_cte(insert.cte("result_row")))
+            postgresql = self._connections.dialect.name == "postgresql"
+            if row is None or postgresql:
+                async with self._connections.connect() as connection:
+                    if row is None:
+                        done = await connection.execute(end)
+                    else:
+                        # One statement: the insert as a data-modifying WITH of the update.
+                        insert = postgresql_insert(Result).values(**row).on_conflict_do_nothing()
+                        done = await connection.execute(end.add_cte(insert.cte("result_row")))
+                    await connection.commit()
                     return _rowcount(done) == 1
             async with self._sessions.begin() as session:
+                insert = _insert_ignoring_conflict(session, Result, row)
                 await session.execute(insert)
                 return _rowcount(await session.execute(end)) == 1
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -26,6 +26,7 @@ from tda_backend.services.storage import BlobNotFound, sha256_hex
 T = TypeVar("T")
 
 CALL_TIMEOUT_S = 120.0
+_SELECT_DATA = select(Blob.data).where(Blob.sha256 == bindparam("blob_sha256"))
 
 
 class DatabaseBlobStore:
@@ -37,6 +38,20 @@ class DatabaseBlobStore:
         """``sessions``: autocommit ones (``database.create_autocommit_sessionmaker``)."""
         self._sessions = sessions
         self._loop = loop
+        # Core statements on the pool's connections: an ORM session per blob cost more than the
+        # statement.
+        self._engine = sessions.kw["bind"]
+        insert = postgresql_insert if self._engine.dialect.name == "postgresql" else sqlite_insert
+        self._insert: Any = (
+            insert(Blob)
+            .values(
+                sha256=bindparam("blob_sha256"),
+                data=bindparam("blob_data"),
+                size_bytes=bindparam("blob_size"),
+                created_at=bindparam("blob_created_at"),
+            )
+            .on_conflict_do_nothing(index_elements=[Blob.sha256])
+        )
 
     def _call(self, work: Callable[[], Awaitable[T]]) -> T:
         try:
@@ -55,24 +70,26 @@ class DatabaseBlobStore:
     def put(self, data: bytes) -> str:
         digest = sha256_hex(data)
 
+        values = {
+            "blob_sha256": digest,
+            "blob_data": data,
+            "blob_size": len(data),
+            "blob_created_at": utcnow(),
+        }
+
         async def put() -> None:
             # Already stored (by anyone): the same bytes under the same name; nothing to do.
-            async with self._sessions.begin() as session:
-                dialect = session.get_bind().dialect.name
-                insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-                await session.execute(
-                    insert(Blob)
-                    .values(sha256=digest, data=data, size_bytes=len(data), created_at=utcnow())
-                    .on_conflict_do_nothing(index_elements=[Blob.sha256])
-                )
+            async with self._engine.begin() as connection:
+                await connection.execute(self._insert, values)
 
         self._call(put)
         return digest
 
     def get(self, sha256: str) -> bytes:
         async def get() -> bytes | None:
-            async with self._sessions() as session:
-                return await session.scalar(select(Blob.data).where(Blob.sha256 == sha256))
+            async with self._engine.connect() as connection:
+                found: bytes | None = await connection.scalar(_SELECT_DATA, {"blob_sha256": sha256})
+                return found
 
         data = self._call(get)
         if data is None:
