@@ -602,28 +602,20 @@ class RipsPersistence {
         // Vertices u[0..j) lie above w (w in their rows), the others below (in w's row); a
         // candidate is given up at its first distance beyond the threshold.
         value_t d = base_;
-        std::size_t l = 0;
-        for (; l < j; ++l) {
-          const value_t x = rips_.row(u[l])[w_];
-          if (x > threshold) {
-            break;
-          }
-          last[l] = x;
-          d = std::max(d, x);
-        }
-        if (l < j) {
-          continue;
-        }
         const value_t* row_w = rips_.row(w_);
-        for (; l < m; ++l) {
-          const value_t x = row_w[u[l]];
-          if (x > threshold) {
-            break;
+        const auto take = [&](std::size_t from, std::size_t to, auto read) {
+          for (std::size_t l = from; l < to; ++l) {
+            const value_t x = read(u[l]);
+            if (x > threshold) {
+              return false;
+            }
+            last[l] = x;
+            d = std::max(d, x);
           }
-          last[l] = x;
-          d = std::max(d, x);
-        }
-        if (l < m) {
+          return true;
+        };
+        if (!take(0, j, [&](index_t v) { return rips_.row(v)[w_]; }) ||
+            !take(j, m, [&](index_t v) { return row_w[v]; })) {
           continue;
         }
         diameter = d;

@@ -91,16 +91,19 @@ def is_disconnect(exc: BaseException) -> bool:
     return isinstance(exc, DBAPIError) and exc.connection_invalidated
 
 
-async def retry_on_disconnect(work: Callable[[], Awaitable[T]]) -> T:
+async def retry_on_disconnect(
+    work: Callable[[], Awaitable[T]], *, repeatable: Callable[[], bool] | None = None
+) -> T:
     """Run ``work``, and once more when it failed on a connection that was broken (a database
     restart since it was pooled): the failure made the pool replace its connections, so the second
     run gets a fresh one, and a database that is really down fails it again. ``work`` must be safe
     to run twice: a read, or a write whose repetition changes nothing (conditional updates, inserts
-    that ignore a conflict) or that was not sent yet."""
+    that ignore a conflict) or that was not sent yet; ``repeatable``, when given, says after the
+    failure whether that still holds (False: the error is raised)."""
     try:
         return await work()
-    except DBAPIError as exc:
-        if not exc.connection_invalidated:
+    except Exception as exc:
+        if not is_disconnect(exc) or (repeatable is not None and not repeatable()):
             raise
     return await work()
 

@@ -24,7 +24,7 @@ from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from tda_backend.models.tables import Dataset, Job, Result, utcnow
-from tda_backend.services.database import is_disconnect, retry_on_disconnect
+from tda_backend.services.database import retry_on_disconnect
 from tda_backend.services.errors import ConflictError, NotFoundError
 
 
@@ -48,6 +48,16 @@ class Submission:
     reusable: Result | None
     job: Job | None
     over_limit: bool = False
+
+
+@dataclass(frozen=True)
+class _SubmitRequest:
+    """The arguments of ``Repository.submit`` that each way of accepting a job reads."""
+
+    data_id: str
+    owner: str | None
+    key_of: Callable[[Dataset], str]
+    make_job: Callable[[Dataset, Result | None], Job | None]
 
 
 @dataclass(frozen=True)
@@ -171,33 +181,29 @@ class Repository:
         and PostgreSQL is serialised per owner by an advisory lock, so processes submitting at
         once never exceed the cap together, and a refused job was never visible to a worker.
         """
+        request = _SubmitRequest(data_id, owner, key_of, make_job)
         inserting: list[bool] = []  # once the insert is sent, a second run could insert twice
 
         async def attempt() -> Submission:
-            return await self._submit(data_id, owner, key_of, make_job, max_active, inserting)
+            if max_active <= 0 or owner is None:
+                return await self._accept(request, inserting)
+            return await self._accept_capped(request, max_active, inserting)
 
-        try:
-            return await attempt()
-        except Exception as exc:
-            if not is_disconnect(exc) or inserting:
-                raise
-        return await attempt()
+        return await retry_on_disconnect(attempt, repeatable=lambda: not inserting)
 
-    async def _submit(
-        self,
-        data_id: str,
-        owner: str | None,
-        key_of: Callable[[Dataset], str],
-        make_job: Callable[[Dataset, Result | None], Job | None],
-        max_active: int,
-        inserting: list[bool],
+    async def _accept_capped(
+        self, request: _SubmitRequest, max_active: int, inserting: list[bool]
     ) -> Submission:
-        if max_active <= 0 or owner is None:
-            return await self._accept(data_id, owner, key_of, make_job, inserting)
+        """``submit`` with a cap on its owner's active jobs (see there)."""
         async with self._sessions.begin() as session:
-            dataset = _owned_dataset(await session.get(Dataset, data_id), data_id, owner, "data_id")
-            reusable = await session.get(Result, key_of(dataset))
-            job = make_job(dataset, reusable)
+            dataset = _owned_dataset(
+                await session.get(Dataset, request.data_id),
+                request.data_id,
+                request.owner,
+                "data_id",
+            )
+            reusable = await session.get(Result, request.key_of(dataset))
+            job = request.make_job(dataset, reusable)
             if job is None:
                 return Submission(dataset, reusable, None)
             inserting.append(True)
@@ -223,21 +229,15 @@ class Repository:
                 return Submission(dataset, reusable, None, over_limit=True)
         return Submission(dataset, reusable, job)
 
-    async def _accept(
-        self,
-        data_id: str,
-        owner: str | None,
-        key_of: Callable[[Dataset], str],
-        make_job: Callable[[Dataset, Result | None], Job | None],
-        inserting: list[bool],
-    ) -> Submission:
+    async def _accept(self, request: _SubmitRequest, inserting: list[bool]) -> Submission:
         """``submit`` without a cap (see there)."""
         async with self._connections.connect() as connection:
-            row = (await connection.execute(_SELECT_DATASET, {"data_id": data_id})).first()
+            found_row = await connection.execute(_SELECT_DATASET, {"data_id": request.data_id})
+            row = found_row.first()
             found = None if row is None else Dataset(**row._mapping)
-            dataset = _owned_dataset(found, data_id, owner, "data_id")
-            key = key_of(dataset)
-            job = make_job(dataset, None)
+            dataset = _owned_dataset(found, request.data_id, request.owner, "data_id")
+            key = request.key_of(dataset)
+            job = request.make_job(dataset, None)
             if job is not None:
                 inserting.append(True)
                 inserted = await connection.execute(
@@ -248,7 +248,7 @@ class Repository:
                     return Submission(dataset, None, job)
             row = (await connection.execute(_SELECT_RESULT, {"computed_key": key})).first()
             reusable = None if row is None else Result(**row._mapping)
-            job = make_job(dataset, reusable)
+            job = request.make_job(dataset, reusable)
             if job is None:
                 return Submission(dataset, reusable, None)
             inserting.append(True)
