@@ -25,7 +25,7 @@ def windows_of(spec: WindowSpec, points: list[list[float]], batches: list[int]) 
     state = StreamWindows(spec, "s")
     out, start = [], 0
     for size in batches:
-        out += state.add(points[start : start + size], ingested_ms=start)
+        out += [json.loads(m) for m in state.add(points[start : start + size], ingested_ms=start)]
         state = StreamWindows.restore(spec, "s", pickle.loads(pickle.dumps(state.state())))
         start += size
     assert start == len(points)
@@ -84,7 +84,8 @@ def test_events_of_another_dimension_are_refused_without_changing_the_state() ->
     assert state.add([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]]) == []
     with pytest.raises(DimensionMismatchError):
         state.add([[1.0, 1.0, 1.0]])
-    [window] = state.add([[1.0, 1.0]])
+    [message] = state.add([[1.0, 1.0]])
+    window = json.loads(message)
     assert (window["first_event"], window["last_event"]) == (0, 3)
 
 

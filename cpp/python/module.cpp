@@ -9,6 +9,7 @@ namespace nb = nanobind;
 namespace tda::python {
 void bind_rips(nb::module_& m);
 void bind_alpha(nb::module_& m);
+void bind_features(nb::module_& m);
 }  // namespace tda::python
 
 NB_MODULE(_core, m) {
@@ -23,4 +24,5 @@ NB_MODULE(_core, m) {
       .def_prop_ro("cancelled", &tda::python::CancelToken::cancelled);
   tda::python::bind_rips(m);
   tda::python::bind_alpha(m);
+  tda::python::bind_features(m);
 }

@@ -26,7 +26,6 @@ from tda_backend.flink.windows import (
     DimensionMismatchError,
     StreamWindows,
     WindowSpec,
-    encode,
     parse_events,
 )
 
@@ -166,8 +165,7 @@ def _window_function(spec: WindowSpec) -> Any:
                 log.warning("skipped a message: %s", exc)
                 return
             self.windows.update(windows.state())
-            for message in messages:
-                yield encode(message)
+            yield from messages
 
     return SlidingWindows()
 

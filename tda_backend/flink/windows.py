@@ -15,20 +15,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 from numpy.typing import ArrayLike
 from pydantic_core import from_json, to_json
 
-from tda_backend.core import vietoris_rips
-from tda_backend.flink.features import (
-    FloatArray,
-    anomaly_score,
-    diagram_features,
-    diagrams_from_json,
-    diagrams_to_json,
-)
+from tda_backend.core.features import FloatArray, window_features
 
 Mode = Literal["points", "delay"]
 
@@ -116,41 +109,40 @@ def compute_window(
     index: int,
     points: FloatArray,
     last_ingested_ms: int | None,
-    previous: list[FloatArray] | None,
-) -> tuple[dict[str, Any], list[FloatArray]]:
-    """The message for window ``index`` and its diagrams (the next window's ``previous``)."""
+    previous: bytes | None,
+) -> tuple[str, bytes]:
+    """The message for window ``index`` as JSON, and its diagrams as the engine's bytes (the
+    next window's ``previous``). The engine computes the diagrams, their features and the
+    anomaly score and writes their JSON in one call; Python adds the window's identity."""
     started = time.perf_counter()
-    result = vietoris_rips(window_points(spec, points), maxdim=spec.maxdim)
-    diagrams = [np.asarray(d, dtype=np.float64) for d in result.diagrams]
-    message: dict[str, Any] = {
-        "kind": "window",
-        "stream_id": stream_id,
-        "window_index": index,
-        "first_event": index * spec.slide,
-        "last_event": index * spec.slide + spec.size - 1,
-        "size": spec.size,
-        "mode": spec.mode,
-        "maxdim": spec.maxdim,
-        "diagrams": diagrams_to_json(diagrams),
-        **diagram_features(diagrams),
-        "anomaly_score": anomaly_score(previous, diagrams),
-        "compute_ms": round((time.perf_counter() - started) * 1000, 3),
-        "last_ingested_ms": last_ingested_ms,
-        "emitted_ms": time.time_ns() // 1_000_000,
-    }
-    return message, diagrams
-
-
-def encode(message: dict[str, Any]) -> str:
-    # pydantic-core's encoder: a third of the json module's time for a window's message.
-    return to_json(message, inf_nan_mode="null").decode()
+    features, diagrams = window_features(window_points(spec, points), spec.maxdim, previous)
+    head = to_json(
+        {
+            "kind": "window",
+            "stream_id": stream_id,
+            "window_index": index,
+            "first_event": index * spec.slide,
+            "last_event": index * spec.slide + spec.size - 1,
+            "size": spec.size,
+            "mode": spec.mode,
+            "maxdim": spec.maxdim,
+        }
+    )
+    tail = to_json(
+        {
+            "compute_ms": round((time.perf_counter() - started) * 1000, 3),
+            "last_ingested_ms": last_ingested_ms,
+            "emitted_ms": time.time_ns() // 1_000_000,
+        }
+    )
+    return b"".join((head[:-1], b",", features, b",", tail[1:])).decode(), diagrams
 
 
 class DimensionMismatchError(ValueError):
     """Events whose dimension differs from their stream's earlier events."""
 
 
-State = tuple[int, int, int, bytes, tuple[bytes, ...] | None]
+State = tuple[int, int, int, bytes, bytes | None]
 
 
 class StreamWindows:
@@ -166,27 +158,25 @@ class StreamWindows:
         self.seq = 0  # the sequence number of the stream's next event
         self.first = 0  # the sequence number of buffer[0]; first + len(buffer) == seq
         self.buffer: FloatArray | None = None  # events first .. seq-1, one row each
-        self.previous: list[FloatArray] | None = None
+        self.previous: bytes | None = None  # the last window's diagrams, as the engine's bytes
 
     def state(self) -> State:
         """What :meth:`restore` needs besides the spec and the stream id: plain ints and bytes."""
         width = 0 if self.buffer is None else self.buffer.shape[1]
         buffer = b"" if self.buffer is None else self.buffer.tobytes()
-        previous = None if self.previous is None else tuple(d.tobytes() for d in self.previous)
-        return self.seq, self.first, width, buffer, previous
+        return self.seq, self.first, width, buffer, self.previous
 
     @classmethod
     def restore(cls, spec: WindowSpec, stream_id: str, state: State) -> StreamWindows:
         windows = cls(spec, stream_id)
-        windows.seq, windows.first, width, buffer, previous = state
+        windows.seq, windows.first, width, buffer, windows.previous = state
         if width:
             windows.buffer = np.frombuffer(buffer, np.float64).reshape(-1, width)
-        if previous is not None:
-            windows.previous = [np.frombuffer(d, np.float64).reshape(-1, 2) for d in previous]
         return windows
 
-    def add(self, points: ArrayLike, ingested_ms: int | None = None) -> list[dict[str, Any]]:
-        """Append consecutive events (rows); the messages of the windows they complete, in order.
+    def add(self, points: ArrayLike, ingested_ms: int | None = None) -> list[str]:
+        """Append consecutive events (rows); the JSON messages of the windows they complete, in
+        order.
 
         Raises :class:`DimensionMismatchError`, changing nothing, for events whose dimension
         differs from the stream's earlier ones."""
@@ -226,8 +216,6 @@ __all__ = [
     "StreamWindows",
     "WindowSpec",
     "compute_window",
-    "diagrams_from_json",
-    "encode",
     "parse_events",
     "stream_of",
 ]
