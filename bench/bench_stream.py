@@ -58,6 +58,7 @@ def main() -> None:
     )
     parser.add_argument("--api-workers", type=int, default=1)
     parser.add_argument("--checkpoint-interval-ms", type=int, default=2000)
+    parser.add_argument("--bundle-time-ms", type=int, default=20)
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--timeout", type=float, default=300)
     args = parser.parse_args()
@@ -87,6 +88,8 @@ def main() -> None:
         "windows",
         "--checkpoint-interval-ms",
         str(args.checkpoint_interval_ms),
+        "--bundle-time-ms",
+        str(args.bundle_time_ms),
         env=env,
     )
     server = subprocess.Popen(
@@ -339,6 +342,7 @@ def run(args: argparse.Namespace, env: dict[str, str], prefix: str, server_pid: 
                 "streams": args.streams,
                 "offered_events_per_s": args.rate or None,
                 "parallelism": args.parallelism,
+                "bundle_time_ms": args.bundle_time_ms,
                 "api_workers": args.api_workers,
                 "events": published,
                 "publish_events_per_s": round(published / publish_s),

@@ -32,6 +32,13 @@ def add_stream_commands(commands: Any) -> None:
     deploy.add_argument("--embedding-lag", type=int, default=1)
     deploy.add_argument("--checkpoint-interval-ms", type=int, default=2000)
     deploy.add_argument(
+        "--bundle-time-ms",
+        type=int,
+        default=20,
+        help="longest time the Python workers hold elements before handing their results back "
+        "(longer: less CPU per event, up to that much more window latency)",
+    )
+    deploy.add_argument(
         "--exactly-once",
         action="store_true",
         help="transactional sink (results visible to read_committed consumers "
@@ -94,6 +101,7 @@ def run_stream_command(args: argparse.Namespace, settings: Settings) -> int:
         spec,
         jars,
         checkpoint_interval_ms=args.checkpoint_interval_ms,
+        bundle_time_ms=args.bundle_time_ms,
         exactly_once=args.exactly_once,
     )
     which = {"windows": (WINDOW_JOB,), "validation": (VALIDATION_JOB,)}.get(
