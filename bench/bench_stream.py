@@ -58,7 +58,7 @@ def main() -> None:
     )
     parser.add_argument("--api-workers", type=int, default=1)
     parser.add_argument("--checkpoint-interval-ms", type=int, default=2000)
-    parser.add_argument("--bundle-time-ms", type=int, default=20)
+    parser.add_argument("--bundle-time-ms", type=int, default=50)
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--timeout", type=float, default=300)
     args = parser.parse_args()

@@ -34,7 +34,7 @@ def add_stream_commands(commands: Any) -> None:
     deploy.add_argument(
         "--bundle-time-ms",
         type=int,
-        default=20,
+        default=50,
         help="longest time the Python workers hold elements before handing their results back "
         "(longer: less CPU per event, up to that much more window latency)",
     )

@@ -46,7 +46,7 @@ class JobOptions:
     parallelism: int = 1
     checkpoint_interval_ms: int = 2000
     exactly_once: bool = False
-    bundle_time_ms: int = 20
+    bundle_time_ms: int = 50
     jars: list[str] = field(default_factory=list)
     # The Python of the workers that run the UDFs: one with tda_backend and its engine installed.
     python_executable: str = sys.executable
@@ -59,7 +59,9 @@ def _environment(options: JobOptions) -> Any:
 
     config = Configuration()
     for key, value in {
-        # Small bundles: a window's result leaves the Python worker within this time.
+        # Bundles of at most bundle_time_ms: a window's result leaves the Python worker within that;
+        # at 20 ms the workers and the JVM spent more CPU per event on bundle round trips and
+        # state write-backs (docs/benchmarks.md, streaming).
         "python.fn-execution.bundle.time": str(options.bundle_time_ms),
         "python.fn-execution.bundle.size": "1000",
         "pipeline.jars": ";".join(options.jars),
