@@ -5,6 +5,12 @@ topics with the given window, starts the API server (uvicorn, one process), publ
 ``--streams`` x ``--events`` random 2-D points in batches through ``POST /stream/publish`` from
 ``--clients`` concurrent clients, and reads the windows back from ``tda_feature_results``.
 
+Before the clock starts, the same load runs on other streams for ``--warmup-events`` events per
+stream (2,500: 2.5 s at 20,000/s) and their windows are awaited: a new deployment's Python workers
+import their modules and build their operators on their first bundle, its JVM operators are
+compiled as they run, and a new API process answers its first requests slower; once per
+deployment, not part of the sustained rate. The warm-up is not counted.
+
 Reports: events/s sustained end to end (events published / time from the first publish to the
 last window received), publish throughput alone, window latency (arrival of a window's features
 minus the API's ingestion time of the window's last event) p50/p99, the median latency of the
@@ -59,6 +65,13 @@ def main() -> None:
     parser.add_argument("--api-workers", type=int, default=1)
     parser.add_argument("--checkpoint-interval-ms", type=int, default=2000)
     parser.add_argument("--bundle-time-ms", type=int, default=50)
+    parser.add_argument(
+        "--warmup-events",
+        type=int,
+        default=2500,
+        help="per stream, published at the same rate on other streams and awaited before the "
+        "clock starts (below --window: no warm-up)",
+    )
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--timeout", type=float, default=300)
     args = parser.parse_args()
@@ -219,6 +232,9 @@ class KeepAlive:
         self.writer.close()
 
 
+WARMUP = "warmup-"
+
+
 def run(args: argparse.Namespace, env: dict[str, str], prefix: str, server_pid: int) -> None:
     from confluent_kafka import Consumer
 
@@ -239,6 +255,7 @@ def run(args: argparse.Namespace, env: dict[str, str], prefix: str, server_pid: 
     latencies: list[float] = []
     done = threading.Event()
     last_window_at = [0.0]
+    warmed: set[tuple[str, int]] = set()
 
     def read_windows() -> None:
         nonlocal repeats_differing
@@ -258,6 +275,9 @@ def run(args: argparse.Namespace, env: dict[str, str], prefix: str, server_pid: 
                     continue
                 arrived_ms = time.time() * 1000
                 body = from_json(value)
+                if body["stream_id"].startswith(WARMUP):
+                    warmed.add((body["stream_id"], body["window_index"]))
+                    continue
                 key = (body["stream_id"], body["window_index"])
                 digest = to_json(body["diagrams"])
                 if key in windows:
@@ -271,30 +291,33 @@ def run(args: argparse.Namespace, env: dict[str, str], prefix: str, server_pid: 
 
     reader = threading.Thread(target=read_windows)
     reader.start()
-    rng = np.random.default_rng(0)
-    streams = [f"s{i}" for i in range(args.streams)]
-    batches = []
-    for start in range(0, args.events, args.batch // args.streams or 1):
-        step = min(args.batch // args.streams or 1, args.events - start)
-        batches.append(
+
+    def bodies_by_client(prefix: str, events: int, seed: int) -> list[list[bytes]]:
+        """``args.streams`` streams of ``events`` random 2-D points each, in batches of
+        ``args.batch`` events; a stream's events must keep their order, so each client owns a
+        fixed subset of the streams and sends their batches in order. Encoded beforehand: the
+        clients' own JSON work stays out of the measured time."""
+        rng = np.random.default_rng(seed)
+        streams = [f"{prefix}{i}" for i in range(args.streams)]
+        owner = {s: i % args.clients for i, s in enumerate(streams)}
+        per_batch = args.batch // args.streams or 1
+        batches = [
             [
-                {"stream_id": s, "point": p}
-                for j in range(step)
+                {"stream_id": s, "point": rng.random(2).round(6).tolist()}
+                for _ in range(min(per_batch, events - start))
                 for s in streams
-                for p in [rng.random(2).round(6).tolist()]
             ]
-        )
-    # Batches go out in order per stream: each client sends every clients-th batch, but a
-    # stream's events must keep their order, so one client owns a fixed subset of streams.
-    # Encoded beforehand: the clients' own JSON work stays out of the measured time.
-    owned = [
-        [
-            json.dumps({"events": events}).encode()
-            for batch in batches
-            if (events := [e for e in batch if int(e["stream_id"][1:]) % args.clients == c])
+            for start in range(0, events, per_batch)
         ]
-        for c in range(args.clients)
-    ]
+        return [
+            [
+                json.dumps({"events": mine}).encode()
+                for batch in batches
+                if (mine := [e for e in batch if owner[e["stream_id"]] == c])
+            ]
+            for c in range(args.clients)
+        ]
+
     per_request = args.batch / args.clients
 
     async def client(bodies: list[bytes]) -> int:
@@ -317,12 +340,25 @@ def run(args: argparse.Namespace, env: dict[str, str], prefix: str, server_pid: 
             connection.close()
         return sent
 
-    async def publish_all() -> int:
+    async def publish_all(owned: list[list[bytes]]) -> int:
         return sum(await asyncio.gather(*(client(bodies) for bodies in owned)))
 
+    if args.warmup_events >= args.window:
+        # The same load on other streams first, its windows awaited: a new deployment's Python
+        # workers import their modules and build their operators on their first bundle, its
+        # JVM operators (the generated key extraction included) are compiled as they run, and
+        # a new API process answers its first requests slower.
+        warmup_windows = ((args.warmup_events - args.window) // args.slide + 1) * args.streams
+        asyncio.run(publish_all(bodies_by_client(WARMUP, args.warmup_events, 1)))
+        deadline = time.monotonic() + args.timeout
+        while len(warmed) < warmup_windows:
+            if time.monotonic() > deadline:
+                sys.exit(f"warm-up: {len(warmed)} of {warmup_windows} windows in time")
+            time.sleep(0.05)
+    owned = bodies_by_client("s", args.events, 0)
     cpu_before = cpu_by_stage(server_pid)
     started = time.monotonic()
-    published = asyncio.run(publish_all())
+    published = asyncio.run(publish_all(owned))
     publish_s = time.monotonic() - started
     reader.join()
     total_s = last_window_at[0] - started
@@ -343,6 +379,7 @@ def run(args: argparse.Namespace, env: dict[str, str], prefix: str, server_pid: 
                 "offered_events_per_s": args.rate or None,
                 "parallelism": args.parallelism,
                 "bundle_time_ms": args.bundle_time_ms,
+                "warmup_events": args.warmup_events,
                 "api_workers": args.api_workers,
                 "events": published,
                 "publish_events_per_s": round(published / publish_s),
