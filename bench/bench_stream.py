@@ -269,7 +269,9 @@ def run(args: argparse.Namespace, env: dict[str, str], prefix: str, server_pid: 
         consumer.subscribe([prefix + "tda_feature_results"])
         stop_at = time.monotonic() + args.timeout
         while len(windows) < expected and time.monotonic() < stop_at:
-            for m in consumer.consume(1000, timeout=0.2):
+            # A short wait: consume() returns after its whole timeout unless the batch fills,
+            # and every message of a batch gets the same arrival time.
+            for m in consumer.consume(1000, timeout=0.01):
                 value = m.value()
                 if m.error() is not None or value is None:
                     continue
