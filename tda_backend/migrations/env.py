@@ -8,7 +8,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 from tda_backend.models.tables import Base
-from tda_backend.services.database import create_engine, is_sqlite
+from tda_backend.services.database import create_engine, is_sqlite, transactional
 
 config = context.config
 target_metadata = Base.metadata
@@ -48,7 +48,8 @@ def _run(connection: Connection) -> None:
 async def run_online() -> None:
     engine = create_engine(url)
     try:
-        async with engine.connect() as connection:
+        # A transaction: the advisory lock lasts to its end, and a failed revision leaves nothing.
+        async with transactional(engine).connect() as connection:
             await connection.run_sync(_run)
             await connection.commit()
     finally:

@@ -65,7 +65,7 @@ class Services:
         )
         sessions = database.create_sessionmaker(engine)
         autocommit = database.create_autocommit_sessionmaker(engine)
-        repo = Repository(sessions, autocommit, database.autocommit_engine(engine))
+        repo = Repository(sessions, autocommit, engine)
         blobs: BlobStore
         if settings.blobs_in_database:
             blobs = DatabaseBlobStore(autocommit, asyncio.get_running_loop())

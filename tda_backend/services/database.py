@@ -4,6 +4,13 @@ SQLite (the embedded default) is opened in WAL mode with a busy timeout, and eve
 starts with ``BEGIN IMMEDIATE``: read-then-write transactions from several connections (and several
 processes) then wait for each other instead of failing with "database is locked".
 
+PostgreSQL connections run each statement as its own transaction (autocommit: no BEGIN and
+COMMIT round trips) unless taken through ``transactional(engine)``, as the sessions of
+``create_sessionmaker`` are. Autocommit is the connections' own setting, made once when each is
+opened: SQLAlchemy's per-use isolation option (``execution_options(isolation_level=...)``) would
+set and reset it at every checkout and dispatch engine events around every statement, which
+showed in the API's CPU per submission; it is left to the transactional work, which is rarer.
+
 Pooled PostgreSQL connections are not tested as they are taken from the pool (a pre-ping costs
 three round trips on asyncpg: BEGIN, a ping, ROLLBACK). A connection a database restart broke fails
 its first statement instead; SQLAlchemy then replaces every connection of the pool, and the work is
@@ -42,9 +49,12 @@ def is_sqlite(url: str) -> bool:
 
 
 def create_engine(url: str, *, pool_size: int = 5, max_overflow: int = 10) -> AsyncEngine:
-    """A pool per process, without pre-ping (see ``retry_on_disconnect``)."""
+    """A pool per process, without pre-ping (see ``retry_on_disconnect``); on PostgreSQL its
+    connections are in autocommit mode (see ``transactional``)."""
     if not is_sqlite(url):
-        return create_async_engine(url, pool_size=pool_size, max_overflow=max_overflow)
+        return create_async_engine(
+            url, pool_size=pool_size, max_overflow=max_overflow, isolation_level="AUTOCOMMIT"
+        )
     sqlite_path = make_url(url).database
     if sqlite_path:
         Path(sqlite_path).parent.mkdir(parents=True, exist_ok=True)
@@ -68,22 +78,25 @@ def create_engine(url: str, *, pool_size: int = 5, max_overflow: int = 10) -> As
     return engine
 
 
-def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False)
-
-
-def autocommit_engine(engine: AsyncEngine) -> AsyncEngine:
-    """``engine`` with every statement its own transaction, for work that needs no more: on
-    PostgreSQL that saves the BEGIN and COMMIT (or ROLLBACK) round trips. SQLite keeps its
-    transactions (every one starts with ``BEGIN IMMEDIATE``, see above) and its callers commit."""
+def transactional(engine: AsyncEngine) -> AsyncEngine:
+    """``engine`` (from ``create_engine``) with transactions: on PostgreSQL, its connections
+    leave autocommit while taken through this (READ COMMITTED, PostgreSQL's default) and return
+    to it when given back. SQLite's transactions are always on (``BEGIN IMMEDIATE``, above)."""
     if engine.dialect.name == "sqlite":
         return engine
-    return engine.execution_options(isolation_level="AUTOCOMMIT")
+    return engine.execution_options(isolation_level="READ COMMITTED")
+
+
+def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions with transactions on ``engine`` (from ``create_engine``)."""
+    return async_sessionmaker(transactional(engine), expire_on_commit=False)
 
 
 def create_autocommit_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    """Sessions on ``autocommit_engine(engine)``."""
-    return create_sessionmaker(autocommit_engine(engine))
+    """Sessions on ``engine``'s autocommit connections, for work that needs no transaction: on
+    PostgreSQL that saves the BEGIN and COMMIT (or ROLLBACK) round trips. SQLite keeps its
+    transactions and these sessions' callers commit."""
+    return async_sessionmaker(engine, expire_on_commit=False)
 
 
 def is_disconnect(exc: BaseException) -> bool:
