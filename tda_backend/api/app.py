@@ -101,10 +101,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         route_of=RouteTemplates(lambda: _route_methods(app)),
     )
     # Every /api/v1 route, whether or not it uses the owner, needs the key and counts against
-    # the caller's rate.
+    # the caller's rate, where RATE_LIMIT_PER_MINUTE sets one (without, the dependency would only
+    # cost every request its resolution).
+    api_dependencies = [Depends(get_owner)]
+    if settings.rate_limit_per_minute:
+        api_dependencies.append(Depends(enforce_rate_limit))
     api = APIRouter(
         prefix=API_PREFIX,
-        dependencies=[Depends(get_owner), Depends(enforce_rate_limit)],
+        dependencies=api_dependencies,
         responses={
             401: {
                 "model": ErrorOut,
