@@ -5,11 +5,12 @@ topics with the given window, starts the API server (uvicorn, one process), publ
 ``--streams`` x ``--events`` random 2-D points in batches through ``POST /stream/publish`` from
 ``--clients`` concurrent clients, and reads the windows back from ``tda_feature_results``.
 
-Before the clock starts, the same load runs on other streams for ``--warmup-events`` events per
-stream (2,500: 2.5 s at 20,000/s) and their windows are awaited: a new deployment's Python workers
-import their modules and build their operators on their first bundle, its JVM operators are
-compiled as they run, and a new API process answers its first requests slower; once per
-deployment, not part of the sustained rate. The warm-up is not counted.
+The measured load is preceded, without a pause, by the same load on other streams for
+``--warmup-events`` events per stream (2,500: 2.5 s at 20,000/s); the clock, the CPU counts and the
+windows measured start with the first measured request: a new deployment's Python workers import
+their modules and build their operators on their first bundle, its JVM operators are compiled as
+they run, and a new API process answers its first requests slower, once per deployment, while the
+figures are of the sustained load.
 
 Reports: events/s sustained end to end (events published / time from the first publish to the
 last window received), publish throughput alone, window latency (arrival of a window's features
@@ -69,8 +70,8 @@ def main() -> None:
         "--warmup-events",
         type=int,
         default=2500,
-        help="per stream, published at the same rate on other streams and awaited before the "
-        "clock starts (below --window: no warm-up)",
+        help="per stream, published at the same rate on other streams just before the measured "
+        "events (below --window: no warm-up)",
     )
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--timeout", type=float, default=300)
@@ -255,7 +256,6 @@ def run(args: argparse.Namespace, env: dict[str, str], prefix: str, server_pid: 
     latencies: list[float] = []
     done = threading.Event()
     last_window_at = [0.0]
-    warmed: set[tuple[str, int]] = set()
 
     def read_windows() -> None:
         nonlocal repeats_differing
@@ -278,7 +278,6 @@ def run(args: argparse.Namespace, env: dict[str, str], prefix: str, server_pid: 
                 arrived_ms = time.time() * 1000
                 body = from_json(value)
                 if body["stream_id"].startswith(WARMUP):
-                    warmed.add((body["stream_id"], body["window_index"]))
                     continue
                 key = (body["stream_id"], body["window_index"])
                 digest = to_json(body["diagrams"])
@@ -322,7 +321,17 @@ def run(args: argparse.Namespace, env: dict[str, str], prefix: str, server_pid: 
 
     per_request = args.batch / args.clients
 
-    async def client(bodies: list[bytes]) -> int:
+    # The warm-up's requests, then the measured ones, paced as one load: the clock and the CPU
+    # counts start with the first measured request.
+    warm = (
+        bodies_by_client(WARMUP, args.warmup_events, 1)
+        if args.warmup_events >= args.window
+        else [[] for _ in range(args.clients)]
+    )
+    owned = bodies_by_client("s", args.events, 0)
+    measured_from: list[tuple[float, dict[str, float]]] = []
+
+    async def client(warm_bodies: list[bytes], bodies: list[bytes]) -> int:
         sent = 0
         # Paced: request i leaves at i * per_request / (rate / clients) seconds, or at once
         # when the pipeline is behind (no catching up with bursts beyond that).
@@ -330,37 +339,26 @@ def run(args: argparse.Namespace, env: dict[str, str], prefix: str, server_pid: 
         start = time.monotonic()
         connection = await KeepAlive.open("127.0.0.1", args.port)
         try:
-            for i, body in enumerate(bodies):
+            for i, body in enumerate(warm_bodies + bodies):
                 delay = start + i * interval - time.monotonic()
                 if delay > 0:
                     await asyncio.sleep(delay)
+                if i == len(warm_bodies) and not measured_from:
+                    measured_from.append((time.monotonic(), cpu_by_stage(server_pid)))
                 status, answer = await connection.post("/api/v1/stream/publish", body)
                 if status != 200:
                     sys.exit(f"publish answered {status}: {answer[:500]!r}")
-                sent += from_json(answer)["published"]
+                if i >= len(warm_bodies):
+                    sent += from_json(answer)["published"]
         finally:
             connection.close()
         return sent
 
-    async def publish_all(owned: list[list[bytes]]) -> int:
-        return sum(await asyncio.gather(*(client(bodies) for bodies in owned)))
+    async def publish_all() -> int:
+        return sum(await asyncio.gather(*(client(w, b) for w, b in zip(warm, owned, strict=True))))
 
-    if args.warmup_events >= args.window:
-        # The same load on other streams first, its windows awaited: a new deployment's Python
-        # workers import their modules and build their operators on their first bundle, its
-        # JVM operators (the generated key extraction included) are compiled as they run, and
-        # a new API process answers its first requests slower.
-        warmup_windows = ((args.warmup_events - args.window) // args.slide + 1) * args.streams
-        asyncio.run(publish_all(bodies_by_client(WARMUP, args.warmup_events, 1)))
-        deadline = time.monotonic() + args.timeout
-        while len(warmed) < warmup_windows:
-            if time.monotonic() > deadline:
-                sys.exit(f"warm-up: {len(warmed)} of {warmup_windows} windows in time")
-            time.sleep(0.05)
-    owned = bodies_by_client("s", args.events, 0)
-    cpu_before = cpu_by_stage(server_pid)
-    started = time.monotonic()
-    published = asyncio.run(publish_all(owned))
+    published = asyncio.run(publish_all())
+    started, cpu_before = measured_from[0]
     publish_s = time.monotonic() - started
     reader.join()
     total_s = last_window_at[0] - started
