@@ -172,15 +172,22 @@ def _window_function(spec: WindowSpec) -> Any:
     return SlidingWindows()
 
 
+# A message that starts with its stream_id, as the API writes them, and whose stream_id has no
+# escape: the key is the text between the quotes, found without parsing the message (JSON_VALUE
+# parses all of it, points included). Anything else goes through JSON_VALUE.
+_LEADING_STREAM_ID = r'^\{\s*"stream_id"\s*:\s*"([^"\\]*)"'
+
+
 def _keyed_by_stream(env: Any, messages: Any) -> Any:
     """``messages`` keyed by their ``stream_id``, read in the JVM.
 
     PyFlink's ``key_by`` runs its key selector in a Python operator: every message would cross
-    to the Python workers and back once before the windows. Here the Table API's ``JSON_VALUE``
-    reads the key in Java (a message without a string ``stream_id`` gets the key ``''``; the
-    window operator skips it), and the rows ``(stream_id, message)`` are keyed on their first
-    field by the Java key selector PyFlink's ``key_by`` itself uses; the keyed Python operator
-    receives the message (the row's second field) as its input."""
+    to the Python workers and back once before the windows. Here the Table API reads the key in
+    Java: a message that starts with its ``stream_id`` (the API's do) by a regular expression
+    over its first bytes, any other by ``JSON_VALUE`` (a message without a string ``stream_id``
+    gets the key ``''``; the window operator skips it). The rows ``(stream_id, message)`` are
+    keyed on their first field by the Java key selector PyFlink's ``key_by`` itself uses; the
+    keyed Python operator receives the message (the row's second field) as its input."""
     from pyflink.common import Types
     from pyflink.datastream.data_stream import KeyedStream
     from pyflink.java_gateway import get_gateway
@@ -190,7 +197,9 @@ def _keyed_by_stream(env: Any, messages: Any) -> Any:
     tables.create_temporary_view("raw_messages", tables.from_data_stream(messages))
     rows = tables.to_append_stream(
         tables.sql_query(
-            "SELECT COALESCE(JSON_VALUE(f0, '$.stream_id'), '') AS stream_id, f0 AS message "
+            f"SELECT CASE WHEN REGEXP(f0, '{_LEADING_STREAM_ID}') "
+            f"THEN REGEXP_EXTRACT(f0, '{_LEADING_STREAM_ID}', 1) "
+            "ELSE COALESCE(JSON_VALUE(f0, '$.stream_id'), '') END AS stream_id, f0 AS message "
             "FROM raw_messages"
         ),
         Types.ROW([Types.STRING(), Types.STRING()]),
