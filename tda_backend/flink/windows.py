@@ -2,9 +2,9 @@
 
 Window ``k`` of a stream holds its events ``k*slide .. k*slide+size-1`` in publish order (the order
 of the stream's Kafka partition). It is complete when event ``k*slide+size-1`` arrives; its points
-go to the C++ engine and one JSON-ready dict comes out. Plain Python, so that the Flink job and the
-tests share it: the job keeps one :class:`StreamWindows` per stream, as its
-:meth:`StreamWindows.state`, in its keyed state.
+go to the C++ engine, which returns the window's diagrams, features and anomaly score as JSON.
+Plain Python, so that the Flink job and the tests share it: the job keeps one
+:class:`StreamWindows` per stream, as its :meth:`StreamWindows.state`, in its keyed state.
 
 A message of the raw-data topic carries one stream's consecutive events: ``{"stream_id",
 "points": [[...], ...], "ingested_ms"}`` as the API writes them (one message per stream and

@@ -233,12 +233,17 @@ def test_single_events_of_any_producer_are_windowed_by_their_stream_id(
     points = np.random.default_rng(11).random((22, 2))
     producer = Producer({"bootstrap.servers": pipeline.kafka_bootstrap_servers, "acks": "all"})
     junk = [b"not json", b'{"point": [1, 2]}', b'{"stream_id": 5, "point": [1, 2]}']
-    for value in [
-        *junk[:2],
-        *(json.dumps({"stream_id": sid, "point": p.tolist()}).encode() for p in points[:11]),
-        junk[2],
-        *(json.dumps({"stream_id": sid, "point": p.tolist()}).encode() for p in points[11:]),
-    ]:
+    # The stream id first (the job takes it by a regular expression) or last (JSON_VALUE), in
+    # turn: both ways must key the events alike for the windows to come out whole.
+    events = [
+        json.dumps(
+            {"stream_id": sid, "point": p.tolist()}
+            if i % 2
+            else {"point": p.tolist(), "stream_id": sid}
+        ).encode()
+        for i, p in enumerate(points)
+    ]
+    for value in [*junk[:2], *events[:11], junk[2], *events[11:]]:
         producer.produce(topics.raw_events, value, partition=0)
     assert producer.flush(30) == 0
 
