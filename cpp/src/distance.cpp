@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <stdexcept>
 #include <thread>
+#include <vector>
 
 #include <fmt/core.h>
 
@@ -86,36 +88,86 @@ class MetricFunction {
   }
 
   [[nodiscard]] value_t operator()(std::size_t i, std::size_t j) const noexcept {
-    const auto a = row(i);
-    const auto b = row(j);
-    double acc = 0;
     switch (metric_) {
       case Metric::euclidean:
-        for (std::size_t k = 0; k < a.size(); ++k) {
-          const double t = a[k] - b[k];
-          acc += t * t;
-        }
-        return std::sqrt(acc);
+        return of<Metric::euclidean>(i, j);
       case Metric::manhattan:
-        for (std::size_t k = 0; k < a.size(); ++k) {
-          acc += std::abs(a[k] - b[k]);
-        }
-        return acc;
+        return of<Metric::manhattan>(i, j);
       case Metric::chebyshev:
-        for (std::size_t k = 0; k < a.size(); ++k) {
-          acc = std::max(acc, std::abs(a[k] - b[k]));
-        }
-        return acc;
+        return of<Metric::chebyshev>(i, j);
       case Metric::cosine:
-        for (std::size_t k = 0; k < a.size(); ++k) {
-          acc += a[k] * b[k];
-        }
-        // Rounding can push the similarity of parallel vectors past 1.
-        return std::max(0.0, 1.0 - acc / (norms_[i] * norms_[j]));
+        return of<Metric::cosine>(i, j);
     }
-    return acc;
+    return 0;
   }
 
+  // Row i of a lower triangle: the distances from point i to points 0 .. i-1, the metric chosen
+  // once for the row rather than once per pair.
+  void fill_row(std::size_t i, value_t* out) const noexcept {
+    switch (metric_) {
+      case Metric::euclidean:
+        return fill_row<Metric::euclidean>(i, out);
+      case Metric::manhattan:
+        return fill_row<Metric::manhattan>(i, out);
+      case Metric::chebyshev:
+        return fill_row<Metric::chebyshev>(i, out);
+      case Metric::cosine:
+        return fill_row<Metric::cosine>(i, out);
+    }
+  }
+
+ private:
+  // Points of 2 and 3 coordinates (the common cases) get loops of known length.
+  template <Metric M>
+  void fill_row(std::size_t i, value_t* out) const noexcept {
+    const auto fill = [&]<std::size_t D>() {
+      for (std::size_t j = 0; j < i; ++j) {
+        out[j] = of<M, D>(i, j);
+      }
+    };
+    switch (points_.dim) {
+      case 2:
+        return fill.template operator()<2>();
+      case 3:
+        return fill.template operator()<3>();
+      default:
+        return fill.template operator()<0>();
+    }
+  }
+
+  // D: the number of coordinates when known at compile time, else 0.
+  template <Metric M, std::size_t D = 0>
+  [[nodiscard]] value_t of(std::size_t i, std::size_t j) const noexcept {
+    const std::size_t dim = D == 0 ? points_.dim : D;
+    const double* a = points_.coordinates.data() + i * dim;
+    const double* b = points_.coordinates.data() + j * dim;
+    double acc = 0;
+    if constexpr (M == Metric::euclidean) {
+      for (std::size_t k = 0; k < dim; ++k) {
+        const double t = a[k] - b[k];
+        acc += t * t;
+      }
+      return std::sqrt(acc);
+    } else if constexpr (M == Metric::manhattan) {
+      for (std::size_t k = 0; k < dim; ++k) {
+        acc += std::abs(a[k] - b[k]);
+      }
+      return acc;
+    } else if constexpr (M == Metric::chebyshev) {
+      for (std::size_t k = 0; k < dim; ++k) {
+        acc = std::max(acc, std::abs(a[k] - b[k]));
+      }
+      return acc;
+    } else {
+      for (std::size_t k = 0; k < dim; ++k) {
+        acc += a[k] * b[k];
+      }
+      // Rounding can push the similarity of parallel vectors past 1.
+      return std::max(0.0, 1.0 - acc / (norms_[i] * norms_[j]));
+    }
+  }
+
+ public:
  private:
   [[nodiscard]] std::span<const double> row(std::size_t i) const noexcept {
     return points_.coordinates.subspan(i * points_.dim, points_.dim);
@@ -133,6 +185,15 @@ DenseDistances::DenseDistances(std::vector<value_t> lower_triangle)
     throw std::invalid_argument(fmt::format(
         "a lower-triangular distance matrix needs n(n-1)/2 entries; {} is not of that form",
         lower_.size()));
+  }
+  // One branch-free pass; the entry at fault is looked for only when there is one (NaN fails
+  // both comparisons).
+  bool valid = true;
+  for (const value_t d : lower_) {
+    valid &= (d >= 0) & (d <= std::numeric_limits<value_t>::max());
+  }
+  if (valid) {
+    return;
   }
   for (std::size_t i = 1, k = 0; i < n_; ++i) {
     for (std::size_t j = 0; j < i; ++j, ++k) {
@@ -233,10 +294,7 @@ DenseDistances dense_distances(const PointCloud& points, Metric metric, unsigned
   std::vector<value_t> lower(points.n * (points.n - 1) / 2);
   parallel_chunks(points.n, n_threads, [&](std::size_t begin, std::size_t end) {
     for (std::size_t i = std::max<std::size_t>(begin, 1); i < end; ++i) {
-      value_t* row = lower.data() + i * (i - 1) / 2;
-      for (std::size_t j = 0; j < i; ++j) {
-        row[j] = distance(i, j);
-      }
+      distance.fill_row(i, lower.data() + i * (i - 1) / 2);
     }
   });
   return DenseDistances(std::move(lower));
@@ -281,14 +339,21 @@ SparseDistances sparsify(const DenseDistances& distances, value_t threshold) {
   return {distances.size(), edges};
 }
 
-value_t enclosing_radius(const DenseDistances& distances) noexcept {
-  value_t radius = kInfinity;
-  for (std::size_t i = 0; i < distances.size(); ++i) {
-    value_t farthest = 0;
-    for (std::size_t j = 0; j < distances.size(); ++j) {
-      farthest = std::max(farthest, distances(i, j));
+value_t enclosing_radius(const DenseDistances& distances) {
+  // The largest distance from each point, in one pass over the lower triangle.
+  std::vector<value_t> farthest(distances.size(), 0);
+  const value_t* d = distances.lower_triangle().data();
+  for (std::size_t i = 1; i < distances.size(); ++i) {
+    value_t row_max = 0;
+    for (std::size_t j = 0; j < i; ++j, ++d) {
+      row_max = std::max(row_max, *d);
+      farthest[j] = std::max(farthest[j], *d);
     }
-    radius = std::min(radius, farthest);
+    farthest[i] = row_max;
+  }
+  value_t radius = kInfinity;
+  for (const value_t f : farthest) {
+    radius = std::min(radius, f);
   }
   return radius;
 }

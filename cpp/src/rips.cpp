@@ -9,6 +9,7 @@
 #include <cmath>
 #include <exception>
 #include <limits>
+#include <numeric>
 #include <span>
 #include <stdexcept>
 #include <thread>
@@ -412,7 +413,15 @@ class RipsPersistence {
   PersistenceResult compute() {
     std::vector<Entry> columns;
     std::vector<Entry> simplices;
-    compute_dimension_0(simplices, columns);
+    if constexpr (std::is_same_v<Distances, DenseDistances>) {
+      if (options_.representatives) {
+        compute_dimension_0(simplices, columns);
+      } else {
+        compute_dimension_0_dense(simplices, columns);
+      }
+    } else {
+      compute_dimension_0(simplices, columns);
+    }
     for (int dim = 1; dim <= maxdim_; ++dim) {
       PivotMap pivots(columns.size());
       compute_pairs(columns, dim, pivots);
@@ -698,6 +707,9 @@ class RipsPersistence {
   // the first distance read.
   [[nodiscard]] index_t equal_cofacet_vertex(const Vertices& vertices, value_t diameter) const {
     const std::size_t m = vertices.size();
+    if (m == 2) {
+      return equal_cofacet_vertex_of_edge(vertices[0], vertices[1], diameter);
+    }
     std::size_t next_inside = 0;  // vertices are decreasing: the next one w may meet
     for (index_t w = n_ - 1; w >= 0; --w) {
       if (next_inside < m && vertices[next_inside] == w) {
@@ -717,6 +729,34 @@ class RipsPersistence {
         ++l;
       }
       if (l == m) {
+        return w;
+      }
+    }
+    return -1;
+  }
+
+  // equal_cofacet_vertex of the edge {a > b}: the same search in three runs of w, each reading
+  // the two distances from where they lie (w's row above a; a's row and w's row between; a's
+  // and b's rows below b).
+  [[nodiscard]] index_t equal_cofacet_vertex_of_edge(index_t a, index_t b,
+                                                     value_t diameter) const noexcept {
+    const value_t* row_a = row(a);
+    const value_t* row_b = row(b);
+    const auto ua = static_cast<std::size_t>(a);
+    const auto ub = static_cast<std::size_t>(b);
+    for (index_t w = n_ - 1; w > a; --w) {
+      const value_t* row_w = row(w);
+      if (row_w[ua] <= diameter && row_w[ub] <= diameter) {
+        return w;
+      }
+    }
+    for (index_t w = a - 1; w > b; --w) {
+      if (row_a[w] <= diameter && row(w)[ub] <= diameter) {
+        return w;
+      }
+    }
+    for (index_t w = b - 1; w >= 0; --w) {
+      if (row_a[w] <= diameter && row_b[w] <= diameter) {
         return w;
       }
     }
@@ -989,6 +1029,142 @@ class RipsPersistence {
     if (maxdim_ < 2) {
       edges = {};
     }
+  }
+
+  // Dense input, no representatives: the spanning forest grown by Prim's algorithm over the
+  // filtration order (diameter, then index: a total order, so its minimum spanning forest is
+  // unique and is the one Kruskal's algorithm takes from the sorted edges), in O(n^2) reads of
+  // the matrix and without sorting all edges. Its edges are the deaths of dimension 0; the other
+  // edges without a zero-persistence apparent cofacet are the columns of dimension 1, sorted
+  // alone. `edges` gets every edge within the threshold, in index order, when dimension 2 needs
+  // them (the columns built from them are sorted).
+  void compute_dimension_0_dense(std::vector<Entry>& edges, std::vector<Entry>& columns) {
+    const auto n = static_cast<std::size_t>(n_);
+    std::vector<index_t> joined_by(n, -1);  // the tree neighbour a vertex joined through
+    std::vector<value_t> best(n, kInfinity);
+    std::vector<index_t> best_index(n, -1);  // -1: no edge within the threshold to the tree yet
+    std::vector<index_t> best_from(n, -1);
+    std::vector<index_t> outside(n - 1);
+    std::iota(outside.begin(), outside.end(), index_t{1});
+    std::vector<Entry> tree;
+    tree.reserve(n - 1);
+    std::size_t components = 1;
+    index_t current = 0;
+    for (std::size_t step = 0; !outside.empty(); ++step) {
+      if ((step & 0x3FU) == 0) {
+        control_.check_cancelled();
+      }
+      std::size_t pick = outside.size();
+      for (std::size_t k = 0; k < outside.size(); ++k) {
+        const index_t v = outside[k];
+        const auto u = static_cast<std::size_t>(v);
+        const value_t d = distance(current, v);
+        if (d <= threshold_) {
+          const index_t index = edge_index(current, v);
+          if (best_index[u] < 0 || filtration_less(d, index, best[u], best_index[u])) {
+            best[u] = d;
+            best_index[u] = index;
+            best_from[u] = current;
+          }
+        }
+        if (best_index[u] >= 0) {
+          const auto p = static_cast<std::size_t>(pick < outside.size() ? outside[pick] : 0);
+          if (pick == outside.size() ||
+              filtration_less(best[u], best_index[u], best[p], best_index[p])) {
+            pick = k;
+          }
+        }
+      }
+      if (pick == outside.size()) {
+        pick = 0;  // no edge leaves the tree: the next vertex starts a new component
+        ++components;
+      } else {
+        const auto u = static_cast<std::size_t>(outside[pick]);
+        joined_by[u] = best_from[u];
+        tree.push_back(make_entry(best[u], best_index[u], 1));
+      }
+      current = outside[pick];
+      outside[pick] = outside.back();
+      outside.pop_back();
+    }
+    std::sort(tree.begin(), tree.end(), [this](const Entry& a, const Entry& b) {
+      return filtration_less(a.diameter, index_of(a), b.diameter, index_of(b));
+    });
+    auto& diagram = result_.diagrams[0];
+    for (const Entry& e : tree) {
+      if (e.diameter > 0) {
+        diagram.push_back({0, e.diameter, {}, {}});
+      }
+    }
+    for (std::size_t c = 0; c < components; ++c) {
+      diagram.push_back({0, kInfinity, {}, {}});
+    }
+    if (maxdim_ == 0) {
+      return;
+    }
+    const bool keep_edges = maxdim_ >= 2;
+    // Edges in index order: row i of the lower triangle is the edges {i, j}, j < i, at indices
+    // C(i, 2) + j.
+    const std::size_t edge_count = n * (n - 1) / 2;
+    const std::size_t chunks = chunk_count(edge_count, options_.n_threads);
+    std::vector<std::vector<Entry>> kept(chunks);
+    std::vector<std::vector<Entry>> all(keep_edges ? chunks : 0);
+    parallel_chunks(
+        edge_count, options_.n_threads, [&](std::size_t begin, std::size_t end, std::size_t t) {
+          if (begin == end) {
+            return;
+          }
+          Vertices v;
+          vertices_of(static_cast<index_t>(begin), 1, v);
+          index_t i = v[0];
+          index_t j = v[1];
+          const value_t* row_i = row(i);
+          Pairwise pairwise(4, 0.0);
+          for (std::size_t e = begin; e < end; ++e) {
+            if ((e & 0xFFFFU) == 0) {
+              control_.check_cancelled();
+            }
+            const value_t d = row_i[j];
+            if (d <= threshold_) {
+              const Entry edge = make_entry(d, static_cast<index_t>(e), 1);
+              if (keep_edges) {
+                all[t].push_back(edge);
+              }
+              // A tree edge is a death of dimension 0: cleared.
+              if (joined_by[static_cast<std::size_t>(i)] != j &&
+                  joined_by[static_cast<std::size_t>(j)] != i) {
+                v[0] = i;
+                v[1] = j;
+                pairwise[1] = pairwise[2] = d;
+                if (!has_zero_apparent_cofacet(v, pairwise, static_cast<index_t>(e), d)) {
+                  kept[t].push_back(edge);
+                }
+              }
+            }
+            if (++j == i) {
+              row_i = row(++i);
+              j = 0;
+            }
+          }
+        });
+    columns.clear();
+    for (auto& part : kept) {
+      columns.insert(columns.end(), part.begin(), part.end());
+      part = {};
+    }
+    // Reduced in reverse filtration order.
+    parallel_sort(columns, options_.n_threads, [this](const Entry& a, const Entry& b) {
+      return filtration_less(b.diameter, index_of(b), a.diameter, index_of(a));
+    });
+    edges.clear();
+    for (auto& part : all) {
+      edges.insert(edges.end(), part.begin(), part.end());
+      part = {};
+    }
+  }
+
+  [[nodiscard]] index_t edge_index(index_t a, index_t b) const noexcept {
+    return a > b ? binomials_(a, 2) + b : binomials_(b, 2) + a;
   }
 
   [[nodiscard]] std::vector<Entry> all_edges() const {

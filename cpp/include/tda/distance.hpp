@@ -100,6 +100,6 @@ struct PointCloud {
 
 // The smallest radius at which some vertex is within distance of all others; above it the
 // Vietoris–Rips complex is a cone, so no finite interval dies later.
-[[nodiscard]] value_t enclosing_radius(const DenseDistances& distances) noexcept;
+[[nodiscard]] value_t enclosing_radius(const DenseDistances& distances);
 
 }  // namespace tda
