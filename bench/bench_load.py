@@ -21,6 +21,7 @@ much as the server, on the same two cores. ``--client httpx`` times them with ht
     python bench/bench_load.py                  # 1,000 jobs, 2 API processes, 2 workers
     python bench/bench_load.py --quick          # 200 jobs
     python bench/bench_load.py --worker-policy idle   # the workers under SCHED_IDLE
+    python bench/bench_load.py --worker-nice 19 --job-scheduling idle   # their computing threads
 """
 
 from __future__ import annotations
@@ -318,6 +319,12 @@ def main() -> None:
         help="how the tda-workers yield the cores: nice = --worker-nice; idle = SCHED_IDLE"
         " (chrt --idle 0: they run only on cores nothing else wants; --worker-nice is ignored)",
     )
+    parser.add_argument(
+        "--job-scheduling",
+        choices=("normal", "idle"),
+        default="normal",
+        help="JOB_SCHEDULING of the tda-workers: idle = their computing threads under SCHED_IDLE",
+    )
     parser.add_argument("--clients", type=int, default=16, help="concurrent HTTP clients")
     parser.add_argument(
         "--client",
@@ -362,6 +369,7 @@ def main() -> None:
             API_WORKERS=str(args.api_workers),
             LOG_LEVEL="WARNING",
             PROMETHEUS_MULTIPROC_DIR=str(root / "metrics"),
+            JOB_SCHEDULING=args.job_scheduling,
         )
         (root / "metrics").mkdir()
         log = (root / "fleet.log").open("ab")
@@ -432,6 +440,7 @@ def main() -> None:
                 "concurrency",
                 "worker_nice",
                 "worker_policy",
+                "job_scheduling",
                 "clients",
                 "client",
             )

@@ -70,6 +70,11 @@ class Settings(BaseSettings):
     job_workers: int = Field(
         2, ge=0, description="jobs computed at once by this process; 0 = leave them to tda-worker"
     )
+    job_scheduling: Literal["normal", "idle"] = Field(
+        "normal",
+        description="how the threads computing jobs are scheduled; idle = Linux SCHED_IDLE: they"
+        " get only the CPU time nothing else wants",
+    )
     job_max_attempts: int = Field(3, ge=1, description="starts of a job before it is failed")
     job_lease_s: float = Field(
         15.0, gt=0, description="a running job whose heartbeat is older than this is recovered"
@@ -115,6 +120,13 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("job_scheduling")
+    @classmethod
+    def _schedulable(cls, value: str) -> str:
+        if value == "idle" and not hasattr(os, "SCHED_IDLE"):
+            raise ValueError("idle needs Linux's SCHED_IDLE, which this system lacks")
+        return value
 
     @property
     def embedded_database(self) -> bool:

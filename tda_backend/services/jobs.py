@@ -46,6 +46,23 @@ ComputeRequest = VietorisRipsRequest | AlphaComplexRequest
 StopReason = Literal["cancel", "timeout", "lost", "shutdown"]
 
 
+def job_threads(settings: Settings, threads: int) -> ThreadPoolExecutor:
+    """The pool of threads jobs compute on; with ``JOB_SCHEDULING=idle`` each runs under Linux's
+    SCHED_IDLE (the engine's own threads, started from them, inherit it).
+
+    Only the computing threads: the event loop that claims jobs, sends heartbeats and answers
+    requests keeps its priority, so a busy host delays computations, not leases or answers.
+    """
+    idle = settings.job_scheduling == "idle"
+    return ThreadPoolExecutor(
+        max(threads, 1), thread_name_prefix="tda-job", initializer=_schedule_idle if idle else None
+    )
+
+
+def _schedule_idle() -> None:
+    os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))  # 0: the calling thread
+
+
 def request_model(algorithm: str) -> type[ComputeRequest]:
     return VietorisRipsRequest if algorithm == "vietoris-rips" else AlphaComplexRequest
 
@@ -490,7 +507,7 @@ class EmbeddedRunner:
         self.settings = settings
         self.repo = repo
         self.worker_id = make_worker_id()
-        self._pool = ThreadPoolExecutor(max(settings.job_workers, 1), thread_name_prefix="tda-job")
+        self._pool = job_threads(settings, settings.job_workers)
         self.executor = Executor(settings, repo, blobs, cache, self.worker_id, self._pool)
         self._wakeups: asyncio.Queue[None] = asyncio.Queue()
         self._workers: list[asyncio.Task[None]] = []

@@ -24,7 +24,6 @@ import asyncio
 import contextlib
 import logging
 import warnings
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
@@ -41,6 +40,7 @@ from tda_backend.services.cache import Cache
 from tda_backend.services.jobs import (
     CANCEL_GRACE_S,
     Executor,
+    job_threads,
     make_worker_id,
     recover_dead_jobs,
 )
@@ -152,7 +152,7 @@ class QueueRunner:
         self.worker_id = make_worker_id()
         self.queue = f"{settings.redis_prefix}queue"
         self._sweep_lock = f"{settings.redis_prefix}sweep-lock"
-        self._pool = ThreadPoolExecutor(max(self.concurrency, 1), thread_name_prefix="tda-job")
+        self._pool = job_threads(settings, self.concurrency)
         self.executor = Executor(settings, repo, blobs, cache, self.worker_id, self._pool)
         self._worker: Worker | None = None
         self._tasks: list[asyncio.Task[None]] = []
