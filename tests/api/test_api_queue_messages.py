@@ -12,6 +12,7 @@ from arq.constants import job_key_prefix
 from arq.jobs import deserialize_job
 from fastapi import FastAPI
 
+from tda_backend.services import queue
 from tda_backend.services.container import Services
 from tda_backend.services.queue import FUNCTION, QueueRunner
 
@@ -59,3 +60,29 @@ async def test_a_submission_puts_arq_s_message_on_the_queue_once(
     # The next attempt has a message of its own.
     assert await runner._send(job["job_id"], 1) is True
     assert await services.redis.zcard(runner.queue) == 3
+
+
+async def test_the_sweep_sends_the_missing_messages_only_after_one_question(
+    app: FastAPI, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    services: Services = app.state.services
+    runner = services.runner
+    assert isinstance(runner, QueueRunner)
+    assert services.redis is not None
+    monkeypatch.setattr(queue, "SEND_AGAIN_AFTER_S", -60.0)  # every queued job is old enough
+    names = []
+    for seed in range(4):
+        data = await upload_array(client, random_cloud(20, 2, seed=seed))
+        job = await submit(client, "vietoris-rips", data_id=data["data_id"])
+        names.append(f"{job['job_id']}.0")
+    assert await runner._send_missing() == 0  # nothing lost yet (and Redis learns the script)
+    for name in names[1:3]:  # two messages lost
+        await services.redis.delete(job_key_prefix + name)
+        await services.redis.zrem(runner.queue, name)
+    before = await _calls(services)
+    assert await runner._send_missing() == 2
+    after = await _calls(services)
+    # One script asks which of the 4 are missing, then one script sends each of the 2 lost.
+    assert after["evalsha"] == before["evalsha"] + 3
+    queued = await services.redis.zrange(runner.queue, 0, -1)
+    assert {name.encode() for name in names} <= set(queued)
