@@ -313,6 +313,12 @@ def main() -> None:
         help="niceness of the tda-workers: the API answers first when the cores are busy",
     )
     parser.add_argument(
+        "--api-nice",
+        type=int,
+        default=0,
+        help="niceness of tda-server's processes (below 0 needs root or CAP_SYS_NICE)",
+    )
+    parser.add_argument(
         "--worker-policy",
         choices=("nice", "idle"),
         default="nice",
@@ -374,7 +380,12 @@ def main() -> None:
         (root / "metrics").mkdir()
         log = (root / "fleet.log").open("ab")
         processes.append(
-            subprocess.Popen([str(BIN / "tda-server")], env=env, stdout=log, stderr=log)
+            subprocess.Popen(
+                ["nice", "-n", str(args.api_nice), str(BIN / "tda-server")],
+                env=env,
+                stdout=log,
+                stderr=log,
+            )
         )
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
@@ -438,6 +449,7 @@ def main() -> None:
                 "api_workers",
                 "workers",
                 "concurrency",
+                "api_nice",
                 "worker_nice",
                 "worker_policy",
                 "job_scheduling",
