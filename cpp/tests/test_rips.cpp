@@ -2,6 +2,8 @@
 #include <cmath>
 #include <fstream>
 #include <numbers>
+#include <random>
+#include <string>
 
 #include <gtest/gtest.h>
 
@@ -143,6 +145,60 @@ TEST(Rips, ThreadsGiveIdenticalResults) {
         EXPECT_EQ(a.death_simplex, b.death_simplex) << "p=" << c.modulus << " dim " << dim;
       }
     }
+  }
+}
+
+// Dense input without representatives takes dimension 0 from Prim's algorithm over the
+// filtration order; with representatives, from Kruskal's over the sorted edges. The filtration
+// order is total, so both find the same spanning forest and every diagram comes out the same,
+// pair for pair, ties included.
+void expect_same_pairs(const PersistenceResult& a, const PersistenceResult& b,
+                       const std::string& what) {
+  ASSERT_EQ(a.diagrams.size(), b.diagrams.size()) << what;
+  for (std::size_t dim = 0; dim < a.diagrams.size(); ++dim) {
+    ASSERT_EQ(a.diagrams[dim].size(), b.diagrams[dim].size()) << what << " dim " << dim;
+    for (std::size_t i = 0; i < a.diagrams[dim].size(); ++i) {
+      EXPECT_EQ(a.diagrams[dim][i].birth, b.diagrams[dim][i].birth) << what << " dim " << dim;
+      EXPECT_EQ(a.diagrams[dim][i].death, b.diagrams[dim][i].death) << what << " dim " << dim;
+    }
+  }
+}
+
+TEST(Rips, DimensionZeroByPrimMatchesKruskal) {
+  auto data = read_dataset("sphere_3_192.lower_distance_matrix");
+  for (const std::uint64_t modulus : {2U, 3U}) {
+    for (const unsigned threads : {1U, 2U}) {  // 18,336 edges: the 2-thread scan runs in chunks
+      RipsOptions options;
+      options.maxdim = 2;
+      options.modulus = modulus;
+      options.n_threads = threads;
+      const auto prim = tda::vietoris_rips(*data.dense, options);
+      options.representatives = true;
+      const auto kruskal = tda::vietoris_rips(*data.dense, options);
+      expect_same_pairs(prim, kruskal,
+                        "sphere p=" + std::to_string(modulus) + " t=" + std::to_string(threads));
+    }
+  }
+  // Points on a small integer grid: many equal distances and duplicate points.
+  std::mt19937_64 rng(20261130);
+  for (int trial = 0; trial < 300; ++trial) {
+    const auto n = static_cast<std::size_t>(1 + rng() % 40);
+    const auto dim = static_cast<std::size_t>(1 + rng() % 3);
+    const auto grid = 1 + rng() % 4;
+    std::vector<double> coordinates(n * dim);
+    for (double& x : coordinates) {
+      x = static_cast<double>(rng() % (grid + 1));
+    }
+    RipsOptions options;
+    options.maxdim = static_cast<int>(rng() % 3);
+    if (rng() % 3 == 0) {
+      options.threshold = static_cast<double>(rng() % 5) * 0.5;
+    }
+    const auto distances = tda::dense_distances({coordinates, n, dim}, tda::Metric::euclidean);
+    const auto prim = tda::vietoris_rips(distances, options);
+    options.representatives = true;
+    const auto kruskal = tda::vietoris_rips(distances, options);
+    expect_same_pairs(prim, kruskal, "trial " + std::to_string(trial));
   }
 }
 
