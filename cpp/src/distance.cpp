@@ -5,6 +5,7 @@
 #include <limits>
 #include <stdexcept>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <fmt/core.h>
@@ -87,33 +88,32 @@ class MetricFunction {
     }
   }
 
-  [[nodiscard]] value_t operator()(std::size_t i, std::size_t j) const noexcept {
+ private:
+  // f.template operator()<M>() for this metric M: the one place the metric is switched on.
+  template <class F>
+  decltype(auto) with_metric(F&& f) const {
     switch (metric_) {
       case Metric::euclidean:
-        return of<Metric::euclidean>(i, j);
+        return f.template operator()<Metric::euclidean>();
       case Metric::manhattan:
-        return of<Metric::manhattan>(i, j);
+        return f.template operator()<Metric::manhattan>();
       case Metric::chebyshev:
-        return of<Metric::chebyshev>(i, j);
+        return f.template operator()<Metric::chebyshev>();
       case Metric::cosine:
-        return of<Metric::cosine>(i, j);
+        return f.template operator()<Metric::cosine>();
     }
-    return 0;
+    std::unreachable();
+  }
+
+ public:
+  [[nodiscard]] value_t operator()(std::size_t i, std::size_t j) const noexcept {
+    return with_metric([&]<Metric M>() { return of<M>(i, j); });
   }
 
   // Row i of a lower triangle: the distances from point i to points 0 .. i-1, the metric chosen
   // once for the row rather than once per pair.
   void fill_row(std::size_t i, value_t* out) const noexcept {
-    switch (metric_) {
-      case Metric::euclidean:
-        return fill_row<Metric::euclidean>(i, out);
-      case Metric::manhattan:
-        return fill_row<Metric::manhattan>(i, out);
-      case Metric::chebyshev:
-        return fill_row<Metric::chebyshev>(i, out);
-      case Metric::cosine:
-        return fill_row<Metric::cosine>(i, out);
-    }
+    with_metric([&]<Metric M>() { fill_row<M>(i, out); });
   }
 
  private:
