@@ -10,6 +10,7 @@ job queue, on which servers only enqueue and ``tda-worker`` processes compute.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -29,6 +30,8 @@ from tda_backend.services.storage_database import DatabaseBlobStore
 from tda_backend.services.telemetry import get_logger
 
 log = get_logger(__name__)
+
+_OPEN_TIMEOUT_S = 5.0
 
 
 @dataclass
@@ -98,6 +101,7 @@ class Services:
         )
         if run_workers:
             await runner.start()
+        await services.open_connections()
         log.info(
             "services started",
             database=engine.url.render_as_string(hide_password=True),
@@ -107,6 +111,57 @@ class Services:
             blobs=blobs.name,
         )
         return services
+
+    async def open_connections(self) -> None:
+        """Open the database pool's connections (``DATABASE_POOL_SIZE``) and as many to Redis,
+        and load the queue's scripts, before the first request rather than during it.
+
+        Pools open connections when first needed: a burst of clients on a just-started process
+        otherwise waits for every connection to be opened, authenticated and set up, each
+        statement prepared and each script loaded (16 clients at once: 90 to 236 ms for the first
+        submissions against 20 to 40 ms once warm). A server keeps starting, and reports the
+        service as degraded, when PostgreSQL or Redis is down: this waits at most
+        ``_OPEN_TIMEOUT_S`` and gives up quietly.
+        """
+        count = self.settings.database_pool_size
+        try:
+            await asyncio.wait_for(self._open_connections(count), _OPEN_TIMEOUT_S)
+        except Exception as error:  # a warm-up: the requests open what is missing
+            log.info("connections not opened ahead of requests", error=repr(error))
+
+    async def _open_connections(self, count: int) -> None:
+        if self.engine.dialect.name == "sqlite":
+            count = 1  # one file: SQLite's pool opens its connection per use anyway
+        all_open = asyncio.Event()
+        waiting = count
+
+        async def hold() -> None:
+            # Each task keeps its connection until all are open, so that the pool opens `count`
+            # of them rather than handing the first one back `count` times.
+            nonlocal waiting
+            counted = False
+            try:
+                async with self.engine.connect() as connection:
+                    await self.repo.prepare(connection)
+                    waiting, counted = waiting - 1, True
+                    if waiting == 0:
+                        all_open.set()
+                    await all_open.wait()
+            finally:
+                if not counted:
+                    waiting -= 1
+                    if waiting == 0:
+                        all_open.set()
+
+        tasks: list[Awaitable[object]] = [hold() for _ in range(count)]
+        if self.redis is not None:
+            tasks.extend(self.redis.ping() for _ in range(count))
+        if isinstance(self.runner, QueueRunner):
+            tasks.append(self.runner.load_scripts())
+        outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+        failed = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
+        if failed:
+            raise failed[0]
 
     async def stop(self) -> None:
         await self.runner.stop()

@@ -36,6 +36,7 @@ from redis.asyncio import ConnectionPool
 
 from tda_backend.config import Settings
 from tda_backend.models.tables import Job, utcnow
+from tda_backend.services.batching import Batches
 from tda_backend.services.cache import Cache
 from tda_backend.services.jobs import (
     CANCEL_GRACE_S,
@@ -60,11 +61,22 @@ REDIS_TIMEOUT_S = 5.0
 
 # arq's enqueue_job in one round trip instead of three (WATCH, EXISTS, MULTI...EXEC): the message
 # is stored and queued unless one of that name exists or has a result, atomically.
+# arq's enqueue_job for several messages in one round trip: each is put on the queue unless it is
+# there already, or has run (its result kept); KEYS are each message's job and result keys, then
+# the queue; ARGV the expiry, then each message's body, score and name. Returns a 1 or 0 for each.
 _ENQUEUE = """
-if redis.call('EXISTS', KEYS[1], KEYS[2]) > 0 then return 0 end
-redis.call('PSETEX', KEYS[1], ARGV[1], ARGV[2])
-redis.call('ZADD', KEYS[3], ARGV[3], ARGV[4])
-return 1
+local sent = {}
+for m = 1, (#KEYS - 1) / 2 do
+  local job, result, a = KEYS[2 * m - 1], KEYS[2 * m], 3 * m - 1
+  if redis.call('EXISTS', job, result) > 0 then
+    sent[m] = 0
+  else
+    redis.call('PSETEX', job, ARGV[1], ARGV[a])
+    redis.call('ZADD', KEYS[#KEYS], ARGV[a + 1], ARGV[a + 2])
+    sent[m] = 1
+  end
+end
+return sent
 """
 
 
@@ -171,9 +183,17 @@ class QueueRunner:
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
         self._enqueue = redis.register_script(_ENQUEUE)
+        # Messages of jobs accepted while others are being sent go together next.
+        self._send_in_batches = Batches(self._send)
         self._missing = redis.register_script(_MISSING)
 
     # -- lifecycle --------------------------------------------------------------------------
+
+    async def load_scripts(self) -> None:
+        """Load the scripts into Redis ahead of their first use (which would otherwise find them
+        missing, load them and send them again)."""
+        for script in (self._enqueue, self._missing):
+            await self.redis.script_load(script.script)
 
     async def start(self) -> None:
         # arq logs a line per message; our own job lines say more.
@@ -235,7 +255,7 @@ class QueueRunner:
 
     async def enqueue(self, job: Job) -> None:
         try:
-            await self._send(job.id, job.attempts)
+            await self._send_in_batches((job.id, job.attempts))
         except Exception as exc:
             # The job is queued in the database; the sweep sends its message once Redis answers.
             log.warning(
@@ -322,22 +342,22 @@ class QueueRunner:
         missing = await self._missing(
             keys=[job_key_prefix + message_id(job_id, attempts) for job_id, attempts in queued]
         )
-        sent = 0
-        for position in missing:
-            await self._send(*queued[int(position) - 1])
-            sent += 1
+        sent = len(missing)
+        if missing:
+            await self._send([queued[int(position) - 1] for position in missing])
         if sent:
             log.info("sent queued jobs to the Redis queue again", jobs=sent)
         return sent
 
-    async def _send(self, job_id: str, attempts: int) -> bool:
-        """Put the message of ``job_id``'s attempt on the queue, as arq's ``enqueue_job`` does;
-        False when it is there already."""
-        name = message_id(job_id, attempts)
+    async def _send(self, messages: list[tuple[str, int]]) -> list[bool | BaseException]:
+        """Put the messages of these jobs' attempts on the queue, as arq's ``enqueue_job`` does,
+        in one script call: True for each message sent, False for one there already."""
         now = timestamp_ms()
-        message = serialize_job(FUNCTION, (job_id,), {}, None, now)
-        sent = await self._enqueue(
-            keys=[job_key_prefix + name, result_key_prefix + name, self.queue],
-            args=[self.redis.expires_extra_ms, message, now, name],
-        )
-        return bool(sent)
+        keys: list[str] = []
+        args: list[Any] = [self.redis.expires_extra_ms]
+        for job_id, attempts in messages:
+            name = message_id(job_id, attempts)
+            keys += [job_key_prefix + name, result_key_prefix + name]
+            args += [serialize_job(FUNCTION, (job_id,), {}, None, now), now, name]
+        sent = await self._enqueue(keys=[*keys, self.queue], args=args)
+        return [bool(flag) for flag in sent]

@@ -21,9 +21,10 @@ from sqlalchemy import Table, bindparam, exists, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import CursorResult
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from tda_backend.models.tables import Dataset, Job, Result, utcnow
+from tda_backend.services.batching import Batches
 from tda_backend.services.database import retry_on_disconnect
 from tda_backend.services.errors import ConflictError, NotFoundError
 
@@ -83,6 +84,12 @@ def _rowcount(result: Any) -> int:
 _DATASETS, _JOBS, _RESULTS = Dataset.__table__, Job.__table__, Result.__table__
 _SELECT_DATASET = select(_DATASETS).where(_DATASETS.c.id == bindparam("data_id"))
 _SELECT_RESULT = select(_RESULTS).where(_RESULTS.c.key == bindparam("computed_key"))
+_SELECT_DATASETS = select(_DATASETS).where(
+    _DATASETS.c.id.in_(bindparam("data_ids", expanding=True))
+)
+_SELECT_COMPUTED = select(_RESULTS.c.key).where(
+    _RESULTS.c.key.in_(bindparam("computed_keys", expanding=True))
+)
 # A queued job, inserted unless the result of its computation exists already.
 _INSERT_UNLESS_COMPUTED = insert(Job).from_select(
     [c.key for c in _JOBS.columns],
@@ -130,6 +137,13 @@ class Repository:
         # The same, for Core statements without an ORM session (the acceptance of a job).
         bind = self._autocommit.kw["bind"]
         self._connections: AsyncEngine = connections or bind
+        # Submissions arriving while others are being accepted are accepted together next.
+        self._accept_in_batches = Batches(self._accept_batch)
+
+    async def prepare(self, connection: AsyncConnection) -> None:
+        """Have ``connection`` ready for a submission's first statement (compiled, and prepared
+        on PostgreSQL) by reading a dataset that does not exist."""
+        await connection.execute(_SELECT_DATASET, {"data_id": ""})
 
     # -- datasets -------------------------------------------------------------------------------
 
@@ -184,12 +198,85 @@ class Repository:
         request = _SubmitRequest(data_id, owner, key_of, make_job)
         inserting: list[bool] = []  # once the insert is sent, a second run could insert twice
 
+        if max_active <= 0 or owner is None:
+            return await self._accept_in_batches(request)
+
         async def attempt() -> Submission:
-            if max_active <= 0 or owner is None:
-                return await self._accept(request, inserting)
             return await self._accept_capped(request, max_active, inserting)
 
         return await retry_on_disconnect(attempt, repeatable=lambda: not inserting)
+
+    async def _accept_batch(
+        self, requests: list[_SubmitRequest]
+    ) -> list[Submission | BaseException]:
+        """Accept the submissions that arrived together (see ``batching``): one alone as
+        ``_accept`` does, several in three statements for all (``_accept_many``)."""
+        if len(requests) == 1:
+            return [await self._accept_alone(requests[0])]
+        sent: list[bool] = []
+        return await retry_on_disconnect(
+            lambda: self._accept_many(requests, sent), repeatable=lambda: not sent
+        )
+
+    async def _accept_alone(self, request: _SubmitRequest) -> Submission | BaseException:
+        inserting: list[bool] = []
+        try:
+            return await retry_on_disconnect(
+                lambda: self._accept(request, inserting), repeatable=lambda: not inserting
+            )
+        except Exception as error:
+            return error
+
+    async def _accept_many(
+        self, requests: list[_SubmitRequest], sent: list[bool]
+    ) -> list[Submission | BaseException]:
+        """Accept ``requests``: their datasets read in one statement, the results of their
+        computations looked up in one, the new jobs inserted in one (one commit). A submission
+        whose dataset is missing, or whose ``key_of`` or ``make_job`` raises, fails alone; one
+        whose result exists, or for which ``make_job`` cannot decide without it, is then
+        accepted alone (``_accept``)."""
+        outcomes: list[Submission | BaseException | None] = [None] * len(requests)
+        ready: list[tuple[int, Dataset, str, Job]] = []
+        alone: list[int] = []
+        async with self._connections.connect() as connection:
+            rows = await connection.execute(
+                _SELECT_DATASETS, {"data_ids": sorted({r.data_id for r in requests})}
+            )
+            found = {row.id: row._mapping for row in rows}
+            for i, request in enumerate(requests):
+                try:
+                    row = found.get(request.data_id)
+                    dataset = _owned_dataset(
+                        None if row is None else Dataset(**row),
+                        request.data_id,
+                        request.owner,
+                        "data_id",
+                    )
+                    key = request.key_of(dataset)
+                    job = request.make_job(dataset, None)
+                except Exception as error:
+                    outcomes[i] = error
+                    continue
+                if job is None:
+                    alone.append(i)
+                else:
+                    ready.append((i, dataset, key, job))
+            if ready:
+                keys = sorted({key for _, _, key, _ in ready})
+                computed = set(
+                    (await connection.scalars(_SELECT_COMPUTED, {"computed_keys": keys})).all()
+                )
+                alone.extend(i for i, _, key, _ in ready if key in computed)
+                ready = [item for item in ready if item[2] not in computed]
+            if ready:
+                sent.append(True)
+                await connection.execute(insert(Job), [_row(job) for _, _, _, job in ready])
+                await connection.commit()
+        for i, dataset, _, job in ready:
+            outcomes[i] = Submission(dataset, None, job)
+        for i in alone:
+            outcomes[i] = await self._accept_alone(requests[i])
+        return [cast(Submission | BaseException, outcome) for outcome in outcomes]
 
     async def _accept_capped(
         self, request: _SubmitRequest, max_active: int, inserting: list[bool]

@@ -55,11 +55,20 @@ async def test_a_submission_puts_arq_s_message_on_the_queue_once(
     assert (message.function, message.args, message.kwargs) == (FUNCTION, (job["job_id"],), {})
     assert message.job_try is None
     # The same attempt's message again: refused, still two on the queue.
-    assert await runner._send(job["job_id"], 0) is False
+    assert await runner._send([(job["job_id"], 0)]) == [False]
     assert await services.redis.zcard(runner.queue) == 2
-    # The next attempt has a message of its own.
-    assert await runner._send(job["job_id"], 1) is True
-    assert await services.redis.zcard(runner.queue) == 3
+    # The next attempts have messages of their own, several in one call; a repeat in the same
+    # call is refused.
+    before = await _calls(services)
+    sent = await runner._send([(job["job_id"], 1), (job["job_id"], 0), (job["job_id"], 2)])
+    assert sent == [True, False, True]
+    assert (await _calls(services))["evalsha"] == before["evalsha"] + 1
+    assert await services.redis.zcard(runner.queue) == 4
+    for attempt in (1, 2):
+        stored = deserialize_job(
+            await services.redis.get(f"{job_key_prefix}{job['job_id']}.{attempt}")
+        )
+        assert stored.args == (job["job_id"],)
 
 
 async def test_the_sweep_sends_the_missing_messages_only_after_one_question(
@@ -82,7 +91,7 @@ async def test_the_sweep_sends_the_missing_messages_only_after_one_question(
     before = await _calls(services)
     assert await runner._send_missing() == 2
     after = await _calls(services)
-    # One script asks which of the 4 are missing, then one script sends each of the 2 lost.
-    assert after["evalsha"] == before["evalsha"] + 3
+    # One script asks which of the 4 are missing, then one sends the 2 lost.
+    assert after["evalsha"] == before["evalsha"] + 2
     queued = await services.redis.zrange(runner.queue, 0, -1)
     assert {name.encode() for name in names} <= set(queued)

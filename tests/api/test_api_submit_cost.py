@@ -6,6 +6,7 @@ write and the only commit) and leaves the data unread while its size alone shows
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -211,3 +212,51 @@ def test_the_size_bound_holds_the_engine_estimate() -> None:
                         assert bound == pytest.approx(estimate, rel=1e-9)
     alpha = compute.Computation("alpha-complex", {"maxdim": None}, "point_cloud")
     assert compute.bound_mb(alpha, 100) is None
+
+
+async def test_concurrent_submissions_are_accepted_in_batches(
+    app: FastAPI, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Submissions arriving while others are being accepted are accepted together: their
+    datasets in one read, their results in one, their jobs in one insert and one commit. Each
+    keeps its own outcome: a missing dataset is a 404 for that submission alone, and one whose
+    result exists is answered with it."""
+    fresh = [await upload_array(client, random_cloud(25, 3, seed=10 + i)) for i in range(6)]
+    computed = await upload_array(client, random_cloud(30, 3, seed=1))
+    params = VietorisRipsRequest(data_id=computed["data_id"], maxdim=1).model_dump(
+        exclude={"data_id"}
+    )
+    computation = computation_for("vietoris-rips", params, "point_cloud", computed["data_id"])
+    services: Services = app.state.services
+    await services.repo.add_result(
+        Result(
+            key=compute.result_key(computed["sha256"], computation),
+            blob_sha256="0" * 64,
+            algorithm="vietoris-rips",
+            data_sha256=computed["sha256"],
+            duration_s=0.0,
+        )
+    )
+    documents = [{"data_id": d["data_id"], "maxdim": 1} for d in fresh]
+    documents.insert(3, {"data_id": "data_missing", "maxdim": 1})
+    documents.insert(5, {"data_id": computed["data_id"], "maxdim": 1})
+    with traffic(app, monkeypatch) as seen:
+        answers = await asyncio.gather(*(client.post(RIPS, json=d) for d in documents))
+    statuses = [a.status_code for a in answers]
+    assert statuses == [202, 202, 202, 404, 202, 202, 202, 202], [a.text for a in answers]
+    assert "data_id: no data with id 'data_missing'" in answers[3].text
+    jobs = [a.json() for a in answers if a.status_code == 202]
+    assert [j["status"] for j in jobs] == ["queued"] * 4 + ["succeeded"] + ["queued"] * 2
+    assert jobs[4]["reused"] is True
+    assert [j["data_id"] for j in jobs] == [
+        d["data_id"] for d in documents if d["data_id"] != "data_missing"
+    ]
+    # Alone, the 7 accepted jobs would take 16 statements and 7 commits.
+    reads = [q for q in seen.queries if "FROM datasets WHERE datasets.id IN (" in q]
+    assert reads, seen.queries
+    assert max(q.count("?") + q.count("$") for q in reads) >= 2
+    assert len(seen.queries) <= 11, seen.queries
+    assert seen.commits <= 4
+    for job in jobs:
+        stored = await client.get(f"/api/v1/tda/jobs/{job['job_id']}")
+        assert stored.json() == job
