@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, exists, func, insert, select, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import CursorResult
@@ -84,12 +85,26 @@ def _rowcount(result: Any) -> int:
 _DATASETS, _JOBS, _RESULTS = Dataset.__table__, Job.__table__, Result.__table__
 _SELECT_DATASET = select(_DATASETS).where(_DATASETS.c.id == bindparam("data_id"))
 _SELECT_RESULT = select(_RESULTS).where(_RESULTS.c.key == bindparam("computed_key"))
-_SELECT_DATASETS = select(_DATASETS).where(
-    _DATASETS.c.id.in_(bindparam("data_ids", expanding=True))
-)
-_SELECT_COMPUTED = select(_RESULTS.c.key).where(
-    _RESULTS.c.key.in_(bindparam("computed_keys", expanding=True))
-)
+
+
+def _any_of(column: Any, name: str, dialect: str) -> Any:
+    """``column`` is one of the list bound to ``name``. On PostgreSQL ``= ANY(array)``: one
+    statement (parsed and prepared once per connection) whatever the list's length; elsewhere
+    ``IN (...)``, whose text has one parameter per item."""
+    if dialect == "postgresql":
+        return column == func.any(bindparam(name, type_=postgresql.ARRAY(column.type)))
+    return column.in_(bindparam(name, expanding=True))
+
+
+# A batch of submissions' datasets, and which of their computations' results exist, by dialect.
+_SELECT_DATASETS = {
+    dialect: select(_DATASETS).where(_any_of(_DATASETS.c.id, "data_ids", dialect))
+    for dialect in ("postgresql", "sqlite")
+}
+_SELECT_COMPUTED = {
+    dialect: select(_RESULTS.c.key).where(_any_of(_RESULTS.c.key, "computed_keys", dialect))
+    for dialect in ("postgresql", "sqlite")
+}
 # A queued job, inserted unless the result of its computation exists already.
 _INSERT_UNLESS_COMPUTED = insert(Job).from_select(
     [c.key for c in _JOBS.columns],
@@ -141,9 +156,12 @@ class Repository:
         self._accept_in_batches = Batches(self._accept_batch)
 
     async def prepare(self, connection: AsyncConnection) -> None:
-        """Have ``connection`` ready for a submission's first statement (compiled, and prepared
-        on PostgreSQL) by reading a dataset that does not exist."""
+        """Have ``connection`` ready for a submission's reads (compiled, and prepared on
+        PostgreSQL) by reading, alone and in a batch, a dataset and a result that do not exist."""
         await connection.execute(_SELECT_DATASET, {"data_id": ""})
+        dialect = connection.dialect.name
+        await connection.execute(_SELECT_DATASETS[dialect], {"data_ids": [""]})
+        await connection.execute(_SELECT_COMPUTED[dialect], {"computed_keys": [""]})
 
     # -- datasets -------------------------------------------------------------------------------
 
@@ -240,7 +258,8 @@ class Repository:
         alone: list[int] = []
         async with self._connections.connect() as connection:
             rows = await connection.execute(
-                _SELECT_DATASETS, {"data_ids": sorted({r.data_id for r in requests})}
+                _SELECT_DATASETS[connection.dialect.name],
+                {"data_ids": sorted({r.data_id for r in requests})},
             )
             found = {row.id: row._mapping for row in rows}
             for i, request in enumerate(requests):
@@ -264,7 +283,11 @@ class Repository:
             if ready:
                 keys = sorted({key for _, _, key, _ in ready})
                 computed = set(
-                    (await connection.scalars(_SELECT_COMPUTED, {"computed_keys": keys})).all()
+                    (
+                        await connection.scalars(
+                            _SELECT_COMPUTED[connection.dialect.name], {"computed_keys": keys}
+                        )
+                    ).all()
                 )
                 alone.extend(i for i, _, key, _ in ready if key in computed)
                 ready = [item for item in ready if item[2] not in computed]
