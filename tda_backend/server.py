@@ -56,8 +56,9 @@ def main(argv: list[str] | None = None) -> None:
         reload=args.reload,
     )
     if workers > 1 and not args.reload:
-        # Not uvicorn's supervisor: its workers share one socket, and one of them accepts a
-        # burst of connections alone (see tda_backend.api.serving).
+        # Not uvicorn's supervisor: its workers share one socket and one of them accepts a
+        # burst of connections alone; ours take turns by connection count (see
+        # tda_backend.api.serving).
         serving.supervise(host, port, workers)
         return
     uvicorn.run(
