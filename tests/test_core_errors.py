@@ -334,6 +334,20 @@ def test_progress_is_monotone_within_unit_interval() -> None:
     assert all(a <= b for a, b in itertools.pairwise(seen)), seen
 
 
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_progress_advances_while_the_columns_of_a_dimension_are_assembled(n_threads: int) -> None:
+    """The assembly of dimension 2's columns is most of this computation's time: progress moves
+    through it (the first half of dimension 2's third, [2/3, 5/6)), not only at its end."""
+    seen: list[float] = []
+    x = np.random.default_rng(1).standard_normal((400, 4))
+    vietoris_rips(x, maxdim=2, n_threads=n_threads, progress=seen.append)
+    during = [v for v in seen if 2 / 3 <= v < 5 / 6]
+    assert len(during) >= 3, seen
+    assert all(a <= b for a, b in itertools.pairwise(seen)), seen
+    assert seen[-1] == 1.0
+
+
 def test_progress_callback_error_propagates() -> None:
     def broken(_: float) -> None:
         raise RuntimeError("callback failed")

@@ -1203,15 +1203,23 @@ class RipsPersistence {
     const std::size_t chunks = chunk_count(simplices.size(), threads);
     std::vector<std::vector<Entry>> next_simplices(chunks);
     std::vector<std::vector<Entry>> next_columns(chunks);
+    const auto caller = std::this_thread::get_id();
+    const auto total = static_cast<double>(simplices.size());
     parallel_chunks(
         simplices.size(), threads, [&](std::size_t begin, std::size_t end, std::size_t t) {
           Vertices vertices;
           Vertices cofacet_vertices;
           Pairwise sigma_pairwise;
           Pairwise tau_pairwise;
+          const bool reports = std::this_thread::get_id() == caller;
           for (std::size_t i = begin; i < end; ++i) {
             if ((i & 0xFFU) == 0) {
               control_.check_cancelled();
+              if (reports) {
+                // The first half of dimension dim + 1's share; its reduction the second.
+                report_progress((dim + 1 + 0.5 * static_cast<double>(i) / total) / (maxdim_ + 1),
+                                false);
+              }
             }
             const index_t index = index_of(simplices[i]);
             if (index >= last_vertex_start) {
@@ -1449,9 +1457,7 @@ class RipsPersistence {
     for (std::size_t j = 0; j < columns.size(); ++j) {
       if ((j & 0xFFU) == 0) {
         control_.check_cancelled();
-        report_progress(
-            (dim + static_cast<double>(j) / static_cast<double>(columns.size())) / (maxdim_ + 1),
-            false);
+        report_progress(reduction_progress(dim, j, columns.size()), false);
       }
       w.emergent = init_coboundary(w, columns[j], dim, pivots, true, vertices);
       w.found = w.emergent || reduce(w, pop_pivot(w), columns, dim, pivots, vertices);
@@ -1533,9 +1539,7 @@ class RipsPersistence {
                     std::size_t start, std::size_t count, int dim, PivotMap& pivots,
                     Vertices& vertices) {
     control_.check_cancelled();
-    report_progress(
-        (dim + static_cast<double>(start) / static_cast<double>(columns.size())) / (maxdim_ + 1),
-        false);
+    report_progress(reduction_progress(dim, start, columns.size()), false);
     for (std::size_t i = 0; i < count; ++i) {
       Working& w = batch[i];
       const std::size_t j = start + i;
@@ -1592,6 +1596,14 @@ class RipsPersistence {
       }
     }
     diagram.push_back(std::move(pair));
+  }
+
+  // Dimension dim's share of the progress is [dim, dim + 1) / (maxdim + 1): the assembly of its
+  // columns the first half (for dimension 1, part of dimension 0's pass), their reduction the
+  // second.
+  [[nodiscard]] double reduction_progress(int dim, std::size_t done, std::size_t count) const {
+    return (dim + 0.5 + 0.5 * static_cast<double>(done) / static_cast<double>(count)) /
+           (maxdim_ + 1);
   }
 
   void report_progress(double fraction, bool force) {
