@@ -90,14 +90,16 @@ def wait_for_started(server: Server, processes: int) -> None:
 def two_processes(tmp_path: Path) -> Iterator[Server]:
     server = Server(tmp_path / "data", API_WORKERS="2", LOG_LEVEL="INFO")
     server.start()
-    wait_for_started(server, 2)
-    # The helper's own requests on connections of their own, closed after each: not counted.
-    server.client.close()
-    server.client = httpx.Client(
-        base_url=server.url, timeout=30, limits=httpx.Limits(max_keepalive_connections=0)
-    )
-    yield server
-    server.stop()
+    try:
+        wait_for_started(server, 2)
+        # The helper's own requests on connections of their own, closed after each: not counted.
+        server.client.close()
+        server.client = httpx.Client(
+            base_url=server.url, timeout=30, limits=httpx.Limits(max_keepalive_connections=0)
+        )
+        yield server
+    finally:
+        server.stop()
 
 
 def test_connections_opened_at_once_are_split_evenly(two_processes: Server) -> None:
