@@ -91,15 +91,21 @@ class _Acceptor:
         self._loop = asyncio.get_running_loop()
         self._deferred_at: float | None = None
         self._starting = 0  # accepted, transport not made yet
-        load[slot] = 0  # serving from now on
+        self.count()  # serving from now on
         log.info("accepting connections", slot=slot)
         self._closed = False
         sock.setblocking(False)
         self._loop.add_reader(sock.fileno(), self._readable)
 
-    def _readable(self) -> None:
+    def count(self) -> int:
+        """This process's connections, published for the others: uvicorn's, and those accepted
+        whose transport is not made yet."""
         mine = self._connections() + self._starting
         self._load[self._slot] = mine
+        return mine
+
+    def _readable(self) -> None:
+        mine = self.count()
         now = time.monotonic()
         if self._deferred_at is not None and now - self._deferred_at > 2 * DEFER_S:
             self._deferred_at = None  # from a connection another process has taken since
@@ -120,10 +126,10 @@ class _Acceptor:
         except OSError as error:  # out of file descriptors, say: the client sees a reset
             log.warning("could not accept a connection", error=str(error))
             return
-        self._load[self._slot] = mine + 1
         connection.setblocking(False)
         # Counted from now on, though uvicorn's protocol sees it only once the transport is made.
         self._starting += 1
+        self.count()
         task = self._loop.create_task(
             self._loop.connect_accepted_socket(self._protocol, connection)
         )
@@ -136,6 +142,7 @@ class _Acceptor:
     def _started(self, task: asyncio.Task[Any]) -> None:
         if task.cancelled() or task.exception() is not None:
             self._starting -= 1
+            self.count()
             if not task.cancelled():
                 log.warning("could not serve a connection", error=str(task.exception()))
 
@@ -167,10 +174,9 @@ class _Server(uvicorn.Server):
         loop = asyncio.get_running_loop()
 
         connections = self.server_state.connections
-        load, slot = self._load, self._slot
 
         class Counted(config.http_protocol_class):  # type: ignore[name-defined,misc]
-            """uvicorn's protocol, which also updates the shared count when it closes."""
+            """uvicorn's protocol, which also tells the acceptor when it opens and closes."""
 
             def connection_made(self, transport: asyncio.BaseTransport) -> None:
                 super().connection_made(transport)
@@ -178,7 +184,7 @@ class _Server(uvicorn.Server):
 
             def connection_lost(self, exc: Exception | None) -> None:
                 super().connection_lost(exc)
-                load[slot] = len(connections)
+                acceptor.count()
 
         def protocol() -> asyncio.Protocol:
             return Counted(

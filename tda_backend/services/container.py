@@ -132,26 +132,18 @@ class Services:
     async def _open_connections(self, count: int) -> None:
         if self.engine.dialect.name == "sqlite":
             count = 1  # one file: SQLite's pool opens its connection per use anyway
-        all_open = asyncio.Event()
-        waiting = count
+        all_open = asyncio.Barrier(count)
 
         async def hold() -> None:
             # Each task keeps its connection until all are open, so that the pool opens `count`
             # of them rather than handing the first one back `count` times.
-            nonlocal waiting
-            counted = False
             try:
                 async with self.engine.connect() as connection:
                     await self.repo.prepare(connection)
-                    waiting, counted = waiting - 1, True
-                    if waiting == 0:
-                        all_open.set()
                     await all_open.wait()
-            finally:
-                if not counted:
-                    waiting -= 1
-                    if waiting == 0:
-                        all_open.set()
+            except BaseException:
+                await all_open.abort()  # the others stop waiting too
+                raise
 
         tasks: list[Awaitable[object]] = [hold() for _ in range(count)]
         if self.redis is not None:

@@ -59,11 +59,10 @@ MAX_MESSAGE_TRIES = 100  # arq's count of starts of one message (hand-backs at s
 REDIS_TIMEOUT_S = 5.0
 
 
-# arq's enqueue_job in one round trip instead of three (WATCH, EXISTS, MULTI...EXEC): the message
-# is stored and queued unless one of that name exists or has a result, atomically.
-# arq's enqueue_job for several messages in one round trip: each is put on the queue unless it is
-# there already, or has run (its result kept); KEYS are each message's job and result keys, then
-# the queue; ARGV the expiry, then each message's body, score and name. Returns a 1 or 0 for each.
+# arq's enqueue_job (WATCH, EXISTS, MULTI...EXEC) for several messages in one round trip: each is
+# stored and queued unless one of that name exists or has a result, atomically. KEYS are each
+# message's job and result keys, then the queue; ARGV the expiry, then each message's body, score
+# and name. Returns a 1 or 0 for each.
 _ENQUEUE = """
 local sent = {}
 for m = 1, (#KEYS - 1) / 2 do

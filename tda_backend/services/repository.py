@@ -214,10 +214,9 @@ class Repository:
         once never exceed the cap together, and a refused job was never visible to a worker.
         """
         request = _SubmitRequest(data_id, owner, key_of, make_job)
-        inserting: list[bool] = []  # once the insert is sent, a second run could insert twice
-
         if max_active <= 0 or owner is None:
             return await self._accept_in_batches(request)
+        inserting: list[bool] = []  # once the insert is sent, a second run could insert twice
 
         async def attempt() -> Submission:
             return await self._accept_capped(request, max_active, inserting)

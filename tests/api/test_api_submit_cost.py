@@ -84,6 +84,24 @@ def traffic(app: FastAPI, monkeypatch: pytest.MonkeyPatch) -> Iterator[Traffic]:
         monkeypatch.setattr(services.blobs, "get", read)
 
 
+async def record_result(app: FastAPI, data: dict[str, Any], **params: Any) -> None:
+    """A result of Vietoris-Rips with ``params`` on the uploaded ``data``, as if computed."""
+    engine_params = VietorisRipsRequest(data_id=data["data_id"], **params).model_dump(
+        exclude={"data_id"}
+    )
+    computation = computation_for("vietoris-rips", engine_params, "point_cloud", data["data_id"])
+    services: Services = app.state.services
+    await services.repo.add_result(
+        Result(
+            key=compute.result_key(data["sha256"], computation),
+            blob_sha256="0" * 64,
+            algorithm="vietoris-rips",
+            data_sha256=data["sha256"],
+            duration_s=0.0,
+        )
+    )
+
+
 async def test_a_submission_is_two_statements_and_reads_no_data(
     app: FastAPI, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -153,18 +171,7 @@ async def test_a_reused_result_is_found_by_the_conditional_insert(
     app: FastAPI, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     data = await upload_array(client, random_cloud(30, 3, seed=1))
-    params = VietorisRipsRequest(data_id=data["data_id"], maxdim=1).model_dump(exclude={"data_id"})
-    computation = computation_for("vietoris-rips", params, "point_cloud", data["data_id"])
-    services: Services = app.state.services
-    await services.repo.add_result(
-        Result(
-            key=compute.result_key(data["sha256"], computation),
-            blob_sha256="0" * 64,
-            algorithm="vietoris-rips",
-            data_sha256=data["sha256"],
-            duration_s=0.0,
-        )
-    )
+    await record_result(app, data, maxdim=1)
     with traffic(app, monkeypatch) as seen:
         job = await submit(client, "vietoris-rips", data_id=data["data_id"], maxdim=1)
     assert job["status"] == "succeeded"
@@ -223,20 +230,7 @@ async def test_concurrent_submissions_are_accepted_in_batches(
     result exists is answered with it."""
     fresh = [await upload_array(client, random_cloud(25, 3, seed=10 + i)) for i in range(6)]
     computed = await upload_array(client, random_cloud(30, 3, seed=1))
-    params = VietorisRipsRequest(data_id=computed["data_id"], maxdim=1).model_dump(
-        exclude={"data_id"}
-    )
-    computation = computation_for("vietoris-rips", params, "point_cloud", computed["data_id"])
-    services: Services = app.state.services
-    await services.repo.add_result(
-        Result(
-            key=compute.result_key(computed["sha256"], computation),
-            blob_sha256="0" * 64,
-            algorithm="vietoris-rips",
-            data_sha256=computed["sha256"],
-            duration_s=0.0,
-        )
-    )
+    await record_result(app, computed, maxdim=1)
     documents = [{"data_id": d["data_id"], "maxdim": 1} for d in fresh]
     documents.insert(3, {"data_id": "data_missing", "maxdim": 1})
     documents.insert(5, {"data_id": computed["data_id"], "maxdim": 1})
