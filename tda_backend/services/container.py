@@ -118,10 +118,10 @@ class Services:
 
         Pools open connections when first needed: a burst of clients on a just-started process
         otherwise waits for every connection to be opened, authenticated and set up, each
-        statement prepared and each script loaded (16 clients at once: 90 to 236 ms for the first
-        submissions against 20 to 40 ms once warm). A server keeps starting, and reports the
-        service as degraded, when PostgreSQL or Redis is down: this waits at most
-        ``_OPEN_TIMEOUT_S`` and gives up quietly.
+        statement prepared and each script loaded (in a probe, 16 submissions at once: 107 to
+        236 ms for the first burst after start-up, 19 to 76 ms for the next). A server keeps
+        starting, and reports the service as degraded, when PostgreSQL or Redis is down: this
+        waits at most ``_OPEN_TIMEOUT_S`` and gives up quietly.
         """
         count = self.settings.database_pool_size
         try:
