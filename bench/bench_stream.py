@@ -66,6 +66,7 @@ def main() -> None:
     parser.add_argument("--api-workers", type=int, default=1)
     parser.add_argument("--checkpoint-interval-ms", type=int, default=2000)
     parser.add_argument("--bundle-time-ms", type=int, default=50)
+    parser.add_argument("--execution-mode", choices=["thread", "process"], default="thread")
     parser.add_argument(
         "--warmup-events",
         type=int,
@@ -104,6 +105,8 @@ def main() -> None:
         str(args.checkpoint_interval_ms),
         "--bundle-time-ms",
         str(args.bundle_time_ms),
+        "--execution-mode",
+        args.execution_mode,
         env=env,
     )
     server = subprocess.Popen(
@@ -379,6 +382,7 @@ def run(args: argparse.Namespace, env: dict[str, str], prefix: str, server_pid: 
                 "offered_events_per_s": args.rate or None,
                 "parallelism": args.parallelism,
                 "bundle_time_ms": args.bundle_time_ms,
+                "execution_mode": args.execution_mode,
                 "warmup_events": args.warmup_events,
                 "api_workers": args.api_workers,
                 "events": published,

@@ -35,8 +35,15 @@ def add_stream_commands(commands: Any) -> None:
         "--bundle-time-ms",
         type=int,
         default=50,
-        help="longest time the Python workers hold elements before handing their results back "
-        "(longer: less CPU per event, up to that much more window latency)",
+        help="process mode: longest time the Python workers hold elements before handing their "
+        "results back (longer: less CPU per event, up to that much more window latency)",
+    )
+    deploy.add_argument(
+        "--execution-mode",
+        choices=["thread", "process"],
+        default="thread",
+        help="where the window job's Python runs: thread, in the TaskManager's JVM (no bundles, "
+        "least CPU and latency); process, in Python worker processes",
     )
     deploy.add_argument(
         "--exactly-once",
@@ -103,6 +110,7 @@ def run_stream_command(args: argparse.Namespace, settings: Settings) -> int:
         checkpoint_interval_ms=args.checkpoint_interval_ms,
         bundle_time_ms=args.bundle_time_ms,
         exactly_once=args.exactly_once,
+        execution_mode=args.execution_mode,
     )
     which = {"windows": (WINDOW_JOB,), "validation": (VALIDATION_JOB,)}.get(
         args.only or "", (WINDOW_JOB, VALIDATION_JOB)

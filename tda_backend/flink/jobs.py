@@ -17,11 +17,14 @@ then appear only after each checkpoint).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import os
 import sys
 from dataclasses import dataclass, field
 from typing import Any
 
+from tda_backend.flink import embedded
 from tda_backend.flink.windows import (
     DimensionMismatchError,
     StreamWindows,
@@ -47,28 +50,37 @@ class JobOptions:
     checkpoint_interval_ms: int = 2000
     exactly_once: bool = False
     bundle_time_ms: int = 50
+    # The window job's: "thread" runs its function in an interpreter the TaskManager embeds (no
+    # bundles, no worker process: see docs/benchmarks.md, streaming), "process" in Python
+    # worker processes. The validation job runs in worker processes.
+    execution_mode: str = "thread"
     jars: list[str] = field(default_factory=list)
     # The Python of the workers that run the UDFs: one with tda_backend and its engine installed.
     python_executable: str = sys.executable
     flink_config: dict[str, str] = field(default_factory=dict)
 
 
-def _environment(options: JobOptions) -> Any:
+def _environment(options: JobOptions, execution_mode: str, site_dirs: tuple[str, ...]) -> Any:
     from pyflink.common import Configuration
     from pyflink.datastream import CheckpointingMode, StreamExecutionEnvironment
 
     config = Configuration()
     for key, value in {
-        # Bundles of at most bundle_time_ms: a window's result leaves the Python worker within that;
-        # at 20 ms the workers and the JVM spent more CPU per event on bundle round trips and
-        # state write-backs (docs/benchmarks.md, streaming).
+        # Process mode: bundles of at most bundle_time_ms, a window's result leaves the Python
+        # worker within that; at 20 ms the workers and the JVM spent more CPU per event on
+        # bundle round trips and state write-backs (docs/benchmarks.md, streaming).
         "python.fn-execution.bundle.time": str(options.bundle_time_ms),
         "python.fn-execution.bundle.size": "1000",
+        "python.execution-mode": execution_mode,
         "pipeline.jars": ";".join(options.jars),
         "python.executable": options.python_executable,
         **options.flink_config,
     }.items():
         config.set_string(key, value)
+    if site_dirs:
+        # Thread mode: the embedded interpreter finds PyFlink and its runtime there; the rest of
+        # the environment is set up as the function is unpickled (tda_backend.flink.embedded).
+        config.set_string("python.pythonpath", os.pathsep.join(site_dirs))
     env = StreamExecutionEnvironment.get_execution_environment(config)
     env.set_parallelism(options.parallelism)
     env.set_buffer_timeout(10)
@@ -135,15 +147,28 @@ def _sink(options: JobOptions, name: str) -> Any:
     return builder.build()
 
 
-def _window_function(spec: WindowSpec) -> Any:
+def sliding_windows(site_dirs: tuple[str, ...], **spec: Any) -> Any:
+    """The window job's function for the window ``spec`` (:class:`WindowSpec`'s fields); it
+    pickles as a call of :func:`tda_backend.flink.embedded.rebuild` with ``site_dirs``, the
+    site directories of the workers' Python."""
     from pyflink.common import Types
     from pyflink.datastream import KeyedProcessFunction, RuntimeContext
     from pyflink.datastream.state import ValueStateDescriptor
+
+    window_spec = WindowSpec(**spec)
 
     class SlidingWindows(KeyedProcessFunction):  # type: ignore[misc]
         """Per stream, one state value: its :class:`StreamWindows` as plain ints and bytes
         (events still needed, count, last diagrams), read and written once per message whatever
         the number of its events."""
+
+        def __reduce__(self) -> Any:
+            return embedded.rebuild, (
+                site_dirs,
+                __name__,
+                "sliding_windows",
+                {"site_dirs": site_dirs, **spec},
+            )
 
         def open(self, runtime_context: RuntimeContext) -> None:
             self.windows = runtime_context.get_state(
@@ -157,9 +182,9 @@ def _window_function(spec: WindowSpec) -> Any:
                 return
             state = self.windows.value()
             windows = (
-                StreamWindows(spec, batch.stream_id)
+                StreamWindows(window_spec, batch.stream_id)
                 if state is None
-                else StreamWindows.restore(spec, batch.stream_id, state)
+                else StreamWindows.restore(window_spec, batch.stream_id, state)
             )
             try:
                 messages = windows.add(batch.points, batch.ingested_ms)
@@ -212,7 +237,9 @@ def _keyed_by_stream(env: Any, messages: Any) -> Any:
 def build_window_job(options: JobOptions) -> Any:
     from pyflink.common import Types, WatermarkStrategy
 
-    env = _environment(options)
+    site_dirs = embedded.site_directories(options.python_executable)
+    env = _environment(options, options.execution_mode, site_dirs)
+    embedded.pickle_by_value()
     messages = env.from_source(
         _source(options, options.raw_topic, options.window_group),
         WatermarkStrategy.no_watermarks(),
@@ -221,7 +248,10 @@ def build_window_job(options: JobOptions) -> Any:
     # One Python operator: each message crosses into Python once, as the string it came as.
     (
         _keyed_by_stream(env, messages)
-        .process(_window_function(options.spec), output_type=Types.STRING())
+        .process(
+            sliding_windows(site_dirs, **dataclasses.asdict(options.spec)),
+            output_type=Types.STRING(),
+        )
         .name("sliding windows -> persistence")
         .sink_to(_sink(options, WINDOW_JOB))
         .name("feature results")
@@ -269,7 +299,7 @@ def _summary(raw: str) -> Any:
 def build_validation_job(options: JobOptions) -> Any:
     from pyflink.common import Types, WatermarkStrategy
 
-    env = _environment(options)
+    env = _environment(options, "process", ())
     results = env.from_source(
         _source(options, options.results_topic, options.validation_group),
         WatermarkStrategy.no_watermarks(),
