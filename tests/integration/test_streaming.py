@@ -34,6 +34,7 @@ from tda_backend.kafka.topics import TopicNames
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 SIZE, SLIDE, MAXDIM = 10, 5, 1
+PARALLELISM = 2  # per job; tda-stack's TaskManager has 4 slots
 
 
 def stack(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -100,6 +101,7 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
             "STREAM_WINDOW_SIZE": str(SIZE),
             "STREAM_WINDOW_SLIDE": str(SLIDE),
             "STREAM_MAXDIM": str(MAXDIM),
+            "FLINK_PARALLELISM": str(PARALLELISM),
         },
         capture_output=True,
         text=True,
@@ -286,6 +288,11 @@ async def test_status_shows_jobs_running_and_lag_draining_to_zero(
         await asyncio.sleep(1)
     assert status["broker_reachable"]
     assert status["flink_reachable"]
+    # FLINK_PARALLELISM is honoured by every operator of both jobs.
+    for job in status["jobs"]:
+        if job["state"] == "RUNNING":
+            detail = await asyncio.to_thread(_flink, pipeline, f"/jobs/{job['id']}")
+            assert {v["parallelism"] for v in detail["vertices"]} == {PARALLELISM}, detail
     raw = next(t for t in status["topics"] if t["name"].endswith("raw_data_events"))
     assert raw["exists"]
     assert raw["partitions"][str(written["partition"])] > written["last_offset"]
