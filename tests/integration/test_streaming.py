@@ -83,21 +83,28 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
         log_format="console",
         log_level="WARNING",
     )
+    deploy(settings, "--checkpoint-interval-ms", "1000")
+    try:
+        yield settings
+    finally:
+        from tda_backend.kafka.producer import close_publishers
+
+        close_publishers()
+        if not already_up:
+            stack("down", "flink", "kafka", check=False)
+
+
+def deploy(settings: Settings, *options: str) -> None:
+    """``stream deploy --replace`` with the suite's windows and parallelism."""
+    import os
+
     deployed = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tda_backend.cli",
-            "stream",
-            "deploy",
-            "--replace",
-            "--checkpoint-interval-ms",
-            "1000",
-        ],
+        [sys.executable, "-m", "tda_backend.cli", "stream", "deploy", "--replace", *options],
         env={
-            **_environ(),
-            **env,
-            "KAFKA_TOPIC_PREFIX": prefix,
+            **os.environ,
+            "KAFKA_BOOTSTRAP_SERVERS": str(settings.kafka_bootstrap_servers),
+            "FLINK_REST_URL": str(settings.flink_rest_url),
+            "KAFKA_TOPIC_PREFIX": settings.kafka_topic_prefix,
             "STREAM_WINDOW_SIZE": str(SIZE),
             "STREAM_WINDOW_SLIDE": str(SLIDE),
             "STREAM_MAXDIM": str(MAXDIM),
@@ -109,20 +116,6 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
         check=False,
     )
     assert deployed.returncode == 0, deployed.stderr[-3000:]
-    try:
-        yield settings
-    finally:
-        from tda_backend.kafka.producer import close_publishers
-
-        close_publishers()
-        if not already_up:
-            stack("down", "flink", "kafka", check=False)
-
-
-def _environ() -> dict[str, str]:
-    import os
-
-    return dict(os.environ)
 
 
 @pytest.fixture
@@ -134,7 +127,13 @@ async def client(pipeline: Settings) -> AsyncIterator[httpx.AsyncClient]:
             yield c
 
 
-def consume(settings: Settings, topic: str, until: Any, timeout: float = 120.0) -> list[Any]:
+def consume(
+    settings: Settings,
+    topic: str,
+    until: Any,
+    timeout: float = 120.0,
+    isolation: str = "read_uncommitted",
+) -> list[Any]:
     """Every JSON message of ``topic`` from the start, until ``until(messages)`` or the timeout
     (the raw-data topic also holds a message that is not JSON, written by a test)."""
     from confluent_kafka import Consumer
@@ -145,6 +144,7 @@ def consume(settings: Settings, topic: str, until: Any, timeout: float = 120.0) 
             "group.id": f"test-{uuid.uuid4().hex}",
             "auto.offset.reset": "earliest",
             "enable.auto.commit": False,
+            "isolation.level": isolation,
         }
     )
     consumer.subscribe([topic])
@@ -407,6 +407,30 @@ def _flink(settings: Settings, path: str) -> Any:
     return response.json()
 
 
+async def publish(
+    client: httpx.AsyncClient, sid: str, points: np.ndarray, lo: int, hi: int
+) -> None:
+    """Events ``lo .. hi-1`` of a stream, 10 per request."""
+    for start in range(lo, hi, 10):
+        events = [
+            {"stream_id": sid, "point": p.tolist()} for p in points[start : min(start + 10, hi)]
+        ]
+        response = await client.post("/api/v1/stream/publish", json={"events": events})
+        assert response.status_code == 200, response.text
+
+
+def kill_taskmanager() -> None:
+    """SIGKILL tda-stack's TaskManager."""
+    import os
+    import signal
+
+    from tda_backend.stack.base import StackContext
+
+    pids = StackContext.from_environment().service_dir("flink") / "pids"
+    [taskmanager] = [int(p.read_text().split()[0]) for p in pids.glob("*taskexecutor.pid")]
+    os.kill(taskmanager, signal.SIGKILL)
+
+
 def _running_job(settings: Settings, name: str) -> str | None:
     jobs = _flink(settings, "/jobs/overview")["jobs"]
     return next((j["jid"] for j in jobs if j["name"] == name and j["state"] == "RUNNING"), None)
@@ -423,27 +447,16 @@ async def test_a_killed_taskmanager_loses_and_repeats_no_event_in_the_windows(
     counted twice would shift every later window. Windows emitted again (the at-least-once sink's
     since the checkpoint) are identical, and none of those covered by a checkpoint before the
     failure is."""
-    import os
-    import signal
-
-    from tda_backend.stack.base import StackContext
-
     sid = f"failover-{uuid.uuid4().hex[:6]}"
     points = np.random.default_rng(23).random((150, 2))
     topic = TopicNames.with_prefix(pipeline.kafka_topic_prefix).feature_results
     job = await asyncio.to_thread(_running_job, pipeline, "tda-windows")
     assert job is not None
 
-    async def publish(lo: int, hi: int) -> None:
-        for start in range(lo, hi, 10):
-            events = [{"stream_id": sid, "point": p.tolist()} for p in points[start : start + 10]]
-            response = await client.post("/api/v1/stream/publish", json={"events": events})
-            assert response.status_code == 200, response.text
-
     def windows_of(messages: list[Any]) -> set[int]:
         return {m["window_index"] for m in messages if m.get("stream_id") == sid}
 
-    await publish(0, 60)
+    await publish(client, sid, points, 0, 60)
     before = (60 - SIZE) // SLIDE + 1
     await asyncio.to_thread(consume, pipeline, topic, lambda ms: len(windows_of(ms)) == before)
     # A checkpoint triggered after these windows came out: the restart must resume from it or
@@ -457,15 +470,11 @@ async def test_a_killed_taskmanager_loses_and_repeats_no_event_in_the_windows(
             break
         assert time.monotonic() < deadline, latest
         await asyncio.sleep(0.2)
-    await publish(60, 100)
-    pid_files = list(
-        (StackContext.from_environment().service_dir("flink") / "pids").glob("*taskexecutor.pid")
-    )
-    [taskmanager] = [int(p.read_text().split()[0]) for p in pid_files]
-    os.kill(taskmanager, signal.SIGKILL)
-    await publish(100, 130)
+    await publish(client, sid, points, 60, 100)
+    kill_taskmanager()
+    await publish(client, sid, points, 100, 130)
     assert (await asyncio.to_thread(stack, "up", "flink", check=False)).returncode == 0
-    await publish(130, 150)
+    await publish(client, sid, points, 130, 150)
 
     per_stream = (150 - SIZE) // SLIDE + 1
     messages = await asyncio.to_thread(
@@ -490,4 +499,57 @@ async def test_a_killed_taskmanager_loses_and_repeats_no_event_in_the_windows(
     latest = (await asyncio.to_thread(_flink, pipeline, f"/jobs/{job}/checkpoints"))["latest"]
     assert (latest.get("restored") or {}).get("id", -1) >= checkpoint["id"], latest
     history = await asyncio.to_thread(_flink, pipeline, f"/jobs/{job}/exceptions")
+    assert history["exceptionHistory"]["entries"], history
+
+
+async def test_the_exactly_once_sink_gives_each_window_once_across_a_failure(
+    client: httpx.AsyncClient,
+    pipeline: Settings,
+) -> None:
+    """``stream deploy --exactly-once``: the sink writes in Kafka transactions committed with the
+    checkpoints. A ``read_committed`` consumer sees every window of a stream exactly once, equal
+    to the engine on its events, across a TaskManager SIGKILLed mid-stream. (Last in the file:
+    it replaces the suite's window job.)"""
+    await asyncio.to_thread(
+        deploy, pipeline, "--only", "windows", "--exactly-once", "--checkpoint-interval-ms", "500"
+    )
+    sid = f"once-{uuid.uuid4().hex[:6]}"
+    points = np.random.default_rng(29).random((100, 2))
+    topic = TopicNames.with_prefix(pipeline.kafka_topic_prefix).feature_results
+
+    def windows_of(messages: list[Any]) -> list[int]:
+        return [m["window_index"] for m in messages if m.get("stream_id") == sid]
+
+    await publish(client, sid, points, 0, 40)
+    await asyncio.to_thread(
+        consume, pipeline, topic, lambda ms: len(windows_of(ms)) > 0, 120.0, "read_committed"
+    )
+    await publish(client, sid, points, 40, 70)
+    kill_taskmanager()
+    await publish(client, sid, points, 70, 85)
+    assert (await asyncio.to_thread(stack, "up", "flink", check=False)).returncode == 0
+    await publish(client, sid, points, 85, 100)
+
+    per_stream = (100 - SIZE) // SLIDE + 1
+    complete_at: list[float] = []
+
+    def settled(messages: list[Any]) -> bool:
+        """All windows, and 3 s more to see a repeat if one came."""
+        if len(set(windows_of(messages))) < per_stream:
+            return False
+        complete_at[:] = complete_at or [time.monotonic()]
+        return time.monotonic() - complete_at[0] > 3.0
+
+    messages = await asyncio.to_thread(consume, pipeline, topic, settled, 240.0, "read_committed")
+    assert sorted(windows_of(messages)) == list(range(per_stream))
+    for m in messages:
+        if m.get("stream_id") == sid:
+            k = m["window_index"]
+            expected = vietoris_rips(points[k * SLIDE : k * SLIDE + SIZE], maxdim=MAXDIM).diagrams
+            assert_same_diagrams(m["diagrams"], [np.asarray(d) for d in expected])
+    history = await asyncio.to_thread(
+        _flink,
+        pipeline,
+        f"/jobs/{await asyncio.to_thread(_running_job, pipeline, 'tda-windows')}/exceptions",
+    )
     assert history["exceptionHistory"]["entries"], history
