@@ -8,6 +8,7 @@ that ``down`` and ``status`` find them again from any later invocation.
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -216,6 +217,19 @@ def java_executable() -> str:
     if java is None:
         raise StackError("java is not installed (Java 17 or newer is needed for Kafka and Flink)")
     return java
+
+
+# Only HotSpot's first-tier compiler (C1). On a machine of few cores the full tiered JIT competes
+# with the load for its first minute: a new Kafka broker and Flink TaskManager took 0.55 cores
+# more than warm ones at 20,000 events/s, and the first job's window latency p99 was 1 to 3.2 s
+# against 0.1 once warm; with C1 alone, 0.1 from the start, for about 10% more CPU once warm
+# (docs/benchmarks.md, streaming). TDA_STACK_JAVA_OPTS="" gives the JVM's default.
+DEFAULT_JAVA_OPTS = "-XX:TieredStopAtLevel=1"
+
+
+def java_options() -> list[str]:
+    """Options added to the stack's JVMs (Kafka, Flink): ``TDA_STACK_JAVA_OPTS``."""
+    return shlex.split(os.environ.get("TDA_STACK_JAVA_OPTS", DEFAULT_JAVA_OPTS))
 
 
 def maven_classpath(pom: Path, output: Path) -> list[str]:

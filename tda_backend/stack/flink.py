@@ -20,6 +20,7 @@ from tda_backend.stack.base import (
     StackContext,
     StackError,
     env_port,
+    java_options,
     maven_classpath,
     port_open,
     read_pid,
@@ -77,7 +78,9 @@ class Flink:
         java_opts = re.search(r"^\s+all:\s*(.+)$", defaults, re.MULTILINE)
         settings = {
             # Flink's own defaults open the JDK modules Flink needs on Java 17.
-            "env.java.opts.all": java_opts.group(1).strip() if java_opts else "",
+            "env.java.opts.all": " ".join(
+                [java_opts.group(1).strip() if java_opts else "", *java_options()]
+            ).strip(),
             "jobmanager.bind-host": HOST,
             "jobmanager.rpc.address": HOST,
             "jobmanager.rpc.port": str(self.rpc_port),
