@@ -6,11 +6,12 @@ topics with the given window, starts the API server (uvicorn, one process), publ
 ``--clients`` concurrent clients, and reads the windows back from ``tda_feature_results``.
 
 The measured load is preceded, without a pause, by the same load on other streams for
-``--warmup-events`` events per stream (2,500: 2.5 s at 20,000/s); the clock, the CPU counts and the
-windows measured start with the first measured request: a new deployment's Python workers import
-their modules and build their operators on their first bundle, its JVM operators are compiled as
-they run, and a new API process answers its first requests slower, once per deployment, while the
-figures are of the sustained load.
+``--warmup-events`` events per stream (default: 20 s of the offered rate; 2,500 unpaced); the
+clock, the CPU counts and the windows measured start with the first measured request: a new
+deployment's Python imports its modules and builds its operators on its first messages, its JVM
+operators are generated and compiled as they run, and a new API process answers its first
+requests slower, once per deployment, while the figures are of the sustained load.
+``--execution-mode`` deploys the window job in Flink's thread mode (default) or process mode.
 
 Reports: events/s sustained end to end (events published / time from the first publish to the
 last window received), publish throughput alone, window latency (arrival of a window's features
@@ -42,6 +43,11 @@ import httpx
 import numpy as np
 from pydantic_core import from_json, to_json
 
+# A new deployment's first seconds are slower (module imports, code generation): with 2.5 s of
+# warm-up a new stack's first job gave window latency p99 0.6 to 2.1 s, with 20 s 0.1 s
+# (docs/benchmarks.md, streaming).
+WARMUP_S = 20
+
 
 def sh(*argv: str, env: dict[str, str] | None = None) -> str:
     done = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
@@ -70,13 +76,14 @@ def main() -> None:
     parser.add_argument(
         "--warmup-events",
         type=int,
-        default=2500,
         help="per stream, published at the same rate on other streams just before the measured "
-        "events (below --window: no warm-up)",
+        "events (below --window: no warm-up); default: 20 s of the offered rate, 2,500 unpaced",
     )
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--timeout", type=float, default=300)
     args = parser.parse_args()
+    if args.warmup_events is None:
+        args.warmup_events = round(args.rate * WARMUP_S / args.streams) if args.rate else 2500
 
     sh(sys.executable, "-m", "tda_backend.stack", "up", "kafka", "flink")
     env = dict(os.environ)
