@@ -112,3 +112,34 @@ def test_the_stream_id_is_read_without_the_events() -> None:
     assert stream_of(b'{"stream_id": "b", "point": ["x"]}') == "b"
     for raw in ("not json", "[1]", '{"points": [[1]]}', '{"stream_id": 3, "point": [1]}'):
         assert stream_of(raw) is None
+
+
+@pytest.mark.parametrize(("dimension", "lag"), [(2, 1), (3, 2), (4, 3)])
+@pytest.mark.parametrize("batches", [[1] * 45, [45], [8, 17, 20]])
+def test_delay_mode_windows_are_the_persistence_of_the_delay_embedding(
+    dimension: int, lag: int, batches: list[int]
+) -> None:
+    """Time-series mode: a window's scalar samples x[0..size-1] become the points
+    (x[i], x[i+lag], ..., x[i+(dimension-1)*lag]), i = 0 .. size-1-(dimension-1)*lag."""
+    t = np.arange(45)
+    samples = np.sin(0.4 * t) + 0.05 * np.random.default_rng(dimension * 10 + lag).random(45)
+    spec = WindowSpec(
+        15, 5, maxdim=1, mode="delay", embedding_dimension=dimension, embedding_lag=lag
+    )
+    messages = windows_of(spec, [[x] for x in samples], batches)
+    assert [m["window_index"] for m in messages] == list(range(7))
+    for m in messages:
+        k = m["window_index"]
+        window = samples[k * 5 : k * 5 + 15]
+        count = 15 - (dimension - 1) * lag
+        cloud = np.array([[window[i + j * lag] for j in range(dimension)] for i in range(count)])
+        want = vietoris_rips(cloud, maxdim=1).diagrams
+        got = diagrams_from_json(m["diagrams"])
+        for g, w in zip(got, want, strict=True):
+            np.testing.assert_array_equal(np.sort(g, axis=0), np.sort(np.asarray(w), axis=0))
+        assert m["mode"] == "delay"
+
+
+def test_a_delay_embedding_that_leaves_fewer_than_two_points_is_refused() -> None:
+    with pytest.raises(ValueError, match="fewer than 2 points"):
+        WindowSpec(5, 1, mode="delay", embedding_dimension=3, embedding_lag=2)
