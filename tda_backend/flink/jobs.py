@@ -78,8 +78,9 @@ def _environment(options: JobOptions, execution_mode: str, site_dirs: tuple[str,
     }.items():
         config.set_string(key, value)
     if site_dirs:
-        # Thread mode: the embedded interpreter finds PyFlink and its runtime there; the rest of
-        # the environment is set up as the function is unpickled (tda_backend.flink.embedded).
+        # Thread mode's embedded interpreter finds PyFlink and its runtime there, and the rest of
+        # the environment is set up as the function is unpickled (tda_backend.flink.embedded);
+        # a worker process (process mode) has these directories already.
         config.set_string("python.pythonpath", os.pathsep.join(site_dirs))
     env = StreamExecutionEnvironment.get_execution_environment(config)
     env.set_parallelism(options.parallelism)

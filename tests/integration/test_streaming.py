@@ -508,8 +508,8 @@ async def test_the_exactly_once_sink_gives_each_window_once_across_a_failure(
 ) -> None:
     """``stream deploy --exactly-once``: the sink writes in Kafka transactions committed with the
     checkpoints. A ``read_committed`` consumer sees every window of a stream exactly once, equal
-    to the engine on its events, across a TaskManager SIGKILLed mid-stream. (Last in the file:
-    it replaces the suite's window job.)"""
+    to the engine on its events, across a TaskManager SIGKILLed mid-stream. (This test and the
+    next replace the suite's window job: they come last.)"""
     await asyncio.to_thread(
         deploy, pipeline, "--only", "windows", "--exactly-once", "--checkpoint-interval-ms", "500"
     )
@@ -553,3 +553,43 @@ async def test_the_exactly_once_sink_gives_each_window_once_across_a_failure(
         f"/jobs/{await asyncio.to_thread(_running_job, pipeline, 'tda-windows')}/exceptions",
     )
     assert history["exceptionHistory"]["entries"], history
+
+
+async def test_the_time_series_mode_windows_the_delay_embedding_of_the_samples(
+    client: httpx.AsyncClient,
+    pipeline: Settings,
+) -> None:
+    """``stream deploy --mode delay``: events carry one sample each, and a window's samples
+    become the points of their delay embedding (dimension 3, lag 2) before persistence."""
+    await asyncio.to_thread(
+        deploy,
+        pipeline,
+        "--only",
+        "windows",
+        "--mode",
+        "delay",
+        "--embedding-dimension",
+        "3",
+        "--embedding-lag",
+        "2",
+    )
+    sid = f"series-{uuid.uuid4().hex[:6]}"
+    samples = np.sin(0.7 * np.arange(40)) + 0.01 * np.random.default_rng(31).random(40)
+    await publish(client, sid, samples[:, None], 0, 40)
+    per_stream = (40 - SIZE) // SLIDE + 1
+    topic = TopicNames.with_prefix(pipeline.kafka_topic_prefix).feature_results
+
+    def ours(messages: list[Any]) -> dict[int, Any]:
+        return {m["window_index"]: m for m in messages if m.get("stream_id") == sid}
+
+    messages = await asyncio.to_thread(
+        consume, pipeline, topic, lambda ms: len(ours(ms)) == per_stream
+    )
+    windows = ours(messages)
+    assert sorted(windows) == list(range(per_stream))
+    for k, m in windows.items():
+        window = samples[k * SLIDE : k * SLIDE + SIZE]
+        cloud = np.stack([window[0:6], window[2:8], window[4:10]], axis=1)
+        assert m["mode"] == "delay"
+        expected = vietoris_rips(cloud, maxdim=MAXDIM).diagrams
+        assert_same_diagrams(m["diagrams"], [np.asarray(d) for d in expected])
