@@ -419,6 +419,18 @@ async def publish(
         assert response.status_code == 200, response.text
 
 
+async def publish_across_a_killed_taskmanager(
+    client: httpx.AsyncClient, sid: str, points: np.ndarray, a: int, b: int, c: int, d: int
+) -> None:
+    """Events ``a .. b-1``, then SIGKILL the TaskManager, events ``b .. c-1`` while it is down,
+    start another (``tda-stack up flink``), then events ``c .. d-1``."""
+    await publish(client, sid, points, a, b)
+    kill_taskmanager()
+    await publish(client, sid, points, b, c)
+    assert (await asyncio.to_thread(stack, "up", "flink", check=False)).returncode == 0
+    await publish(client, sid, points, c, d)
+
+
 def kill_taskmanager() -> None:
     """SIGKILL tda-stack's TaskManager."""
     import os
@@ -470,11 +482,7 @@ async def test_a_killed_taskmanager_loses_and_repeats_no_event_in_the_windows(
             break
         assert time.monotonic() < deadline, latest
         await asyncio.sleep(0.2)
-    await publish(client, sid, points, 60, 100)
-    kill_taskmanager()
-    await publish(client, sid, points, 100, 130)
-    assert (await asyncio.to_thread(stack, "up", "flink", check=False)).returncode == 0
-    await publish(client, sid, points, 130, 150)
+    await publish_across_a_killed_taskmanager(client, sid, points, 60, 100, 130, 150)
 
     per_stream = (150 - SIZE) // SLIDE + 1
     messages = await asyncio.to_thread(
@@ -524,11 +532,7 @@ async def test_the_exactly_once_sink_gives_each_window_once_across_a_failure(
     await asyncio.to_thread(
         consume, pipeline, topic, lambda ms: len(windows_of(ms)) > 0, 120.0, "read_committed"
     )
-    await publish(client, sid, points, 40, 70)
-    kill_taskmanager()
-    await publish(client, sid, points, 70, 85)
-    assert (await asyncio.to_thread(stack, "up", "flink", check=False)).returncode == 0
-    await publish(client, sid, points, 85, 100)
+    await publish_across_a_killed_taskmanager(client, sid, points, 40, 70, 85, 100)
 
     per_stream = (100 - SIZE) // SLIDE + 1
     complete_at: list[float] = []
